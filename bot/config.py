@@ -1,0 +1,143 @@
+"""Settings from environment variables (and CLI flags layered on top), with defaults and validation."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting has a value we cannot use; the message names the setting and the fix."""
+
+
+def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+
+
+def _ids(env: dict[str, str], name: str) -> frozenset[int]:
+    raw = env.get(name, "").replace(";", ",").replace(" ", ",")
+    out = set()
+    for part in filter(None, raw.split(",")):
+        try:
+            out.add(int(part))
+        except ValueError:
+            raise ConfigError(f"{name} holds {part!r}, which is not a numeric Telegram id") from None
+    return frozenset(out)
+
+
+def _path(env: dict[str, str], name: str, default: Path) -> Path:
+    raw = env.get(name, "").strip()
+    return Path(raw).expanduser() if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the engine and the front ends can be told. Paths are absolute."""
+
+    models_dir: Path = PROJECT_ROOT / "models"
+    cache_dir: Path = Path.home() / ".cache" / "articlebot"
+    # A manifest name (default, small) or a path to any GGUF file.
+    llm_model: str = "default"
+    # A manifest name (embed) or a path to any sentence-transformers model directory.
+    embed_model: str = "embed"
+    article: Path = PROJECT_ROOT / "index" / "article-ar.txt"
+    index_dir: Path = PROJECT_ROOT / "index" / "build"
+    data_dir: Path = PROJECT_ROOT / "data"
+    prompts_dir: Path = PROJECT_ROOT / "prompts"
+    threads: int = max(1, os.cpu_count() or 1)
+    n_ctx: int = 8192
+    top_k: int = 4
+    max_answer_tokens: int = 320
+    max_summary_tokens: int = 400
+    temperature: float = 0.1
+    history_turns: int = 6
+    retrieval: str = "hybrid"  # hybrid | dense | lexical
+    prompt_mode: str = "auto"  # auto | article | retrieval
+    min_similarity: float = 0.2  # below this best dense similarity the article is taken not to cover it
+    telegram_token: str = field(default="", repr=False)
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    allowed_users: frozenset[int] = frozenset()
+    allowed_chats: frozenset[int] = frozenset()
+    admins: frozenset[int] = frozenset()
+    max_message_chars: int = 2000
+    max_pending_per_user: int = 2
+    max_queue: int = 100
+    edit_interval: float = 1.0
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        d = cls()
+        settings = cls(
+            models_dir=_path(env, "ARTICLEBOT_MODELS_DIR", d.models_dir),
+            cache_dir=_path(env, "ARTICLEBOT_CACHE_DIR", d.cache_dir),
+            llm_model=env.get("ARTICLEBOT_LLM_MODEL", "").strip() or d.llm_model,
+            embed_model=env.get("ARTICLEBOT_EMBED_MODEL", "").strip() or d.embed_model,
+            article=_path(env, "ARTICLEBOT_ARTICLE", d.article),
+            index_dir=_path(env, "ARTICLEBOT_INDEX_DIR", d.index_dir),
+            data_dir=_path(env, "ARTICLEBOT_DATA_DIR", d.data_dir),
+            prompts_dir=_path(env, "ARTICLEBOT_PROMPTS_DIR", d.prompts_dir),
+            threads=_int(env, "ARTICLEBOT_THREADS", d.threads, 1),
+            n_ctx=_int(env, "ARTICLEBOT_CTX", d.n_ctx, 512),
+            top_k=_int(env, "ARTICLEBOT_TOP_K", d.top_k, 1),
+            max_answer_tokens=_int(env, "ARTICLEBOT_MAX_TOKENS", d.max_answer_tokens, 16),
+            temperature=_float(env, "ARTICLEBOT_TEMPERATURE", d.temperature),
+            history_turns=_int(env, "ARTICLEBOT_HISTORY_TURNS", d.history_turns, 0),
+            retrieval=env.get("ARTICLEBOT_RETRIEVAL", "").strip() or d.retrieval,
+            prompt_mode=env.get("ARTICLEBOT_PROMPT_MODE", "").strip() or d.prompt_mode,
+            min_similarity=_float(env, "ARTICLEBOT_MIN_SIMILARITY", d.min_similarity),
+            telegram_token=env.get("TELEGRAM_BOT_TOKEN", "").strip(),
+            telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL", "").strip() or d.telegram_api_base_url,
+            allowed_users=_ids(env, "ARTICLEBOT_ALLOWED_USERS"),
+            allowed_chats=_ids(env, "ARTICLEBOT_ALLOWED_CHATS"),
+            admins=_ids(env, "ARTICLEBOT_ADMINS"),
+            max_message_chars=_int(env, "ARTICLEBOT_MAX_MESSAGE_CHARS", d.max_message_chars, 1),
+            max_pending_per_user=_int(env, "ARTICLEBOT_MAX_PENDING_PER_USER", d.max_pending_per_user, 1),
+            max_queue=_int(env, "ARTICLEBOT_MAX_QUEUE", d.max_queue, 1),
+            edit_interval=_float(env, "ARTICLEBOT_EDIT_INTERVAL", d.edit_interval),
+            log_level=(env.get("ARTICLEBOT_LOG_LEVEL", "").strip() or d.log_level).upper(),
+        )
+        settings.validate()
+        return settings
+
+    def with_overrides(self, **overrides: object) -> "Settings":
+        """Apply CLI flags; None means 'flag not given'."""
+        known = {f.name for f in fields(self)}
+        given = {k: v for k, v in overrides.items() if v is not None and k in known}
+        updated = replace(self, **given)
+        updated.validate()
+        return updated
+
+    def validate(self) -> None:
+        if self.retrieval not in {"hybrid", "dense", "lexical"}:
+            raise ConfigError(f"ARTICLEBOT_RETRIEVAL={self.retrieval!r}: use hybrid, dense or lexical")
+        if self.prompt_mode not in {"auto", "article", "retrieval"}:
+            raise ConfigError(f"ARTICLEBOT_PROMPT_MODE={self.prompt_mode!r}: use auto, article or retrieval")
+        if not self.telegram_api_base_url.rstrip("/").endswith("/bot"):
+            raise ConfigError(
+                f"TELEGRAM_API_BASE_URL={self.telegram_api_base_url!r} must end in /bot "
+                "(for example http://127.0.0.1:8081/bot)"
+            )

@@ -1,0 +1,362 @@
+"""The answer engine: the one object front ends talk to. It owns the models and the index, and turns
+a question (plus the chat's history) into a grounded answer with sources, streamed piece by piece.
+
+Front ends never build prompts; the engine never touches Telegram.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .config import Settings
+from .llm import GenerationStats, LocalLLM
+from .messages import bilingual, message
+from .models import resolve_model_path
+from .prompts import Prompts
+from .retrieval import ArticleIndex, Embedder, Hit
+from .text import Article, arabic_ratio, chunk_core_text, clean_text, detect_language, load_article
+
+log = logging.getLogger("articlebot.engine")
+
+SENTINEL = "NOT_IN_ARTICLE"
+_CITATION = re.compile(r"\[(\d{1,3})\]")
+_FOLLOW_UP_EN = re.compile(
+    r"^(and|but|so|also|what about|how about|then)\b|\b(he|she|him|her|his|hers|it|its|they|them|their|there|that|this|those|these)\b",
+    re.I,
+)
+_FOLLOW_UP_AR = re.compile(r"^(و|ف|ثم|ماذا عن)|\b(هو|هي|هم|هما|ذلك|تلك|هناك|هنا|هذا|هذه)\b|\w+(ه|ها|هم|هما)\b")
+ANSWER_RESERVE_TOKENS = 700  # room kept for history, passage numbers and the question
+
+
+@dataclass
+class Turn:
+    """One question and its answer, as kept in a chat's history."""
+
+    question: str
+    answer: str
+    language: str
+    chunk_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Answer:
+    text: str
+    language: str
+    kind: str  # answer | refusal | unsupported | empty | summary
+    sources: list[Hit] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    query: str = ""
+
+    def to_dict(self) -> dict:
+        return {"answer": self.text, "language": self.language, "kind": self.kind, "query": self.query,
+                "sources": [h.to_dict() for h in self.sources], "timings": self.timings}
+
+
+class EngineError(RuntimeError):
+    """Startup problem (model, article, index) with a message that names the file and the fix."""
+
+
+class Engine:
+    def __init__(self, settings: Settings, article: Article, index: ArticleIndex, embedder: Embedder,
+                 llm: LocalLLM, prompts: Prompts) -> None:
+        self.settings = settings
+        self.article = article
+        self.index = index
+        self.embedder = embedder
+        self.llm = llm
+        self.prompts = prompts
+        self._summary_lock = threading.Lock()
+        self.mode = "article"
+        self._system = ""
+        self._prefix: list[int] = []
+        self._choose_mode()
+
+    # ---------------------------------------------------------------- construction
+
+    @classmethod
+    def load(cls, settings: Settings, progress: Callable[[str], None] = lambda _msg: None) -> "Engine":
+        started = time.perf_counter()
+        try:
+            article = load_article(settings.article)
+        except ValueError as exc:
+            raise EngineError(str(exc)) from None
+        progress("loading the embedding model ...")
+        embedder = Embedder(resolve_model_path(settings, settings.embed_model, "embed"), settings.threads)
+        index = ensure_index(settings, article, embedder, progress)
+        progress("loading the language model ...")
+        llm = LocalLLM(resolve_model_path(settings, settings.llm_model, "gguf"), n_ctx=settings.n_ctx,
+                       threads=settings.threads, state_dir=settings.cache_dir / "states")
+        engine = cls(settings, article, index, embedder, llm, Prompts(settings.prompts_dir))
+        progress("preparing the article prompt (slow only the first time) ...")
+        engine.warm()
+        log.info("event=engine_ready mode=%s chunks=%d prefix_tokens=%d seconds=%.2f", engine.mode,
+                 len(index.chunks), len(engine._prefix), time.perf_counter() - started)
+        return engine
+
+    def _choose_mode(self) -> None:
+        """Whole article as a cached prefix when it fits the context, else retrieved passages only."""
+        passages = "\n".join(f"[{c.id + 1}] {chunk_core_text(self.article, c)}" for c in self.index.chunks)
+        system = self.prompts.fill("system_article", title=self.article.title, source=self.article.source, passages=passages)
+        prefix, _ = self.llm.render(system, "x")
+        budget = self.llm.n_ctx - self.settings.max_answer_tokens - ANSWER_RESERVE_TOKENS
+        forced = self.settings.prompt_mode
+        if forced == "retrieval" or (forced != "article" and len(prefix) > budget):
+            self.mode = "retrieval"
+            system = self.prompts.fill("system_retrieval", title=self.article.title, source=self.article.source)
+            prefix, _ = self.llm.render(system, "x")
+        self._system, self._prefix = system, prefix
+
+    def warm(self) -> float:
+        return self.llm.warm_prefix(self._prefix)
+
+    # ---------------------------------------------------------------- retrieval
+
+    def retrieve(self, question: str, history: list[Turn]) -> tuple[str, list[Hit], float]:
+        """Hits for the question; a follow-up is searched together with the previous question, and the
+        previous turn's passages stay among the candidates. Returns (query, hits, best similarity)."""
+        query = standalone_query(question, history)
+        texts = [question] if query == question else [question, query]
+        vectors = self.embedder.encode_queries(texts)
+        k, mode = self.settings.top_k, self.settings.retrieval
+        ranked: dict[int, float] = {}
+        by_id: dict[int, Hit] = {}
+        for vector, text in zip(vectors, texts):
+            for rank, hit in enumerate(self.index.search(vector, text, k + 2, mode)):
+                ranked[hit.chunk.id] = ranked.get(hit.chunk.id, 0.0) + 1.0 / (60 + rank + 1)
+                by_id.setdefault(hit.chunk.id, hit)
+        if history and query != question:
+            for rank, cid in enumerate(history[-1].chunk_ids[:2]):
+                if 0 <= cid < len(self.index.chunks):
+                    ranked[cid] = ranked.get(cid, 0.0) + 0.5 / (60 + rank + 1)
+                    by_id.setdefault(cid, Hit(self.index.chunks[cid], 0.0, None, None))
+        best = sorted(ranked, key=lambda cid: (-ranked[cid], cid))[:k]
+        hits = [Hit(by_id[cid].chunk, ranked[cid], by_id[cid].dense_rank, by_id[cid].lexical_rank) for cid in best]
+        similarity = float(max(self.index.dense_similarity(v).max() for v in vectors))
+        return query, hits, similarity
+
+    # ---------------------------------------------------------------- answering
+
+    def stream_answer(self, question: str, history: list[Turn] | None = None,
+                      cancel: threading.Event | None = None) -> Iterator[str | Answer]:
+        """Yield answer text pieces as they are generated, then the final Answer (always last)."""
+        history = list(history or [])[-self.settings.history_turns:] if self.settings.history_turns else []
+        started = time.perf_counter()
+        question = clean_text(question).strip()
+        if not question:
+            yield Answer(bilingual("empty_question"), "other", "empty")
+            return
+        lang = detect_language(question)
+        if lang == "other" and history and len(question.split()) <= 3:
+            lang = history[-1].language  # "ok?", "why?" style follow-ups keep the chat's language
+        if lang == "other":
+            yield Answer(bilingual("unsupported_language"), "other", "unsupported")
+            return
+        query, hits, similarity = self.retrieve(question, history)
+        timings = {"retrieval_s": round(time.perf_counter() - started, 4)}
+        if similarity < self.settings.min_similarity:
+            log.info("event=refused_by_retrieval similarity=%.3f", similarity)
+            yield Answer(message("not_in_article", lang), lang, "refusal", hits, timings, query)
+            return
+        suffix_text = self._question_prompt(question, lang, hits, history)
+        yield from self._generate(suffix_text, lang, hits, timings, query, self.settings.max_answer_tokens, cancel, started)
+
+    def answer(self, question: str, history: list[Turn] | None = None) -> Answer:
+        return _last(self.stream_answer(question, history))
+
+    def _question_prompt(self, question: str, lang: str, hits: list[Hit], history: list[Turn]) -> str:
+        numbers = ", ".join(f"[{h.chunk.id + 1}]" for h in hits)
+        passages = ""
+        if self.mode == "retrieval":
+            body = "\n".join(f"[{h.chunk.id + 1}] {h.chunk.text}" for h in sorted(hits, key=lambda h: h.chunk.id))
+            passages = self.prompts.fill("passages", passages=body)
+        turns = ""
+        if history:
+            lines = []
+            for turn in history:
+                lines.append(f"Q: {turn.question}\nA: {_shorten(turn.answer, 300)}")
+            turns = self.prompts.fill(f"history_{lang}", turns="\n".join(lines))
+        return self.prompts.fill(f"question_{lang}", history=turns, passages=passages, passage_numbers=numbers,
+                                 question=question)
+
+    def _generate(self, suffix_text: str, lang: str, hits: list[Hit], timings: dict[str, float], query: str,
+                  max_tokens: int, cancel: threading.Event | None, started: float,
+                  kind: str = "answer") -> Iterator[str | Answer]:
+        system = self._system
+        _, suffix = self.llm.render(system, suffix_text)
+        stats = GenerationStats()
+        held = ""  # text held back while it may still turn out to be the refusal sentinel
+        shown = ""
+        for piece in self.llm.stream(self._prefix, suffix, max_tokens, self.settings.temperature, stats, cancel):
+            if not shown and not held and not piece.strip():
+                continue
+            held += piece
+            candidate = held.lstrip()
+            if not shown and (SENTINEL.startswith(candidate) or candidate.startswith(SENTINEL)):
+                continue
+            if SENTINEL in held:
+                break  # the model gave up mid-answer; we keep what it said before
+            emitted = candidate if not shown else held
+            shown += emitted
+            held = ""
+            yield emitted
+        text = (shown + held).replace(SENTINEL, "").strip()
+        timings.update(first_token_s=round(stats.first_token_s + timings.get("retrieval_s", 0), 4),
+                       generation_s=round(stats.total_s, 4), total_s=round(time.perf_counter() - started, 4),
+                       prompt_tokens=stats.prompt_tokens, evaluated_tokens=stats.evaluated_tokens,
+                       completion_tokens=stats.completion_tokens)
+        if not text or (kind == "answer" and (shown + held).lstrip().startswith(SENTINEL)):
+            yield Answer(message("not_in_article", lang), lang, "refusal", hits, timings, query)
+            return
+        sources = self._cited_sources(text, hits)
+        if kind == "answer" and not _language_ok(text, lang):
+            log.warning("event=answer_language_mismatch expected=%s arabic_ratio=%.2f", lang, arabic_ratio(text))
+        yield Answer(text, lang, kind, sources, timings, query)
+
+    def _cited_sources(self, text: str, hits: list[Hit]) -> list[Hit]:
+        """Passages the answer cites, in citation order; the retrieved ones if it cites none."""
+        by_id = {h.chunk.id: h for h in hits}
+        cited: list[Hit] = []
+        for number in _CITATION.findall(text):
+            cid = int(number) - 1
+            if 0 <= cid < len(self.index.chunks) and all(h.chunk.id != cid for h in cited):
+                cited.append(by_id.get(cid) or Hit(self.index.chunks[cid], 0.0, None, None))
+        return cited or hits
+
+    # ---------------------------------------------------------------- summary
+
+    def stream_summary(self, lang: str) -> Iterator[str | Answer]:
+        """A short summary in `lang`; generated once per language and model, then served from disk."""
+        lang = lang if lang in ("ar", "en") else "en"
+        started = time.perf_counter()
+        path = self._summary_path(lang)
+        cached = _read_json(path)
+        if cached:
+            chunks = [c for c in self.index.chunks if c.id in set(cached.get("chunk_ids", []))]
+            hits = [Hit(c, 0.0, None, None) for c in chunks]
+            yield cached["text"]
+            yield Answer(cached["text"], lang, "summary", hits,
+                         {"total_s": round(time.perf_counter() - started, 4), "cached": 1.0})
+            return
+        with self._summary_lock:
+            hits = [Hit(c, 0.0, None, None) for c in self.index.chunks]
+            suffix_text = self.prompts.text(f"summary_{lang}")
+            if self.mode == "retrieval":
+                suffix_text = self.prompts.fill("passages", passages=self._summary_passages()) + suffix_text
+            final: Answer | None = None
+            for item in self._generate(suffix_text, lang, hits, {}, "", self.settings.max_summary_tokens, None,
+                                       started, kind="summary"):
+                if isinstance(item, Answer):
+                    final = item
+                else:
+                    yield item
+            assert final is not None
+            if final.kind == "summary":
+                _write_json(path, {"text": final.text, "chunk_ids": [h.chunk.id for h in final.sources]})
+            yield final
+
+    def summary(self, lang: str) -> Answer:
+        return _last(self.stream_summary(lang))
+
+    def _summary_passages(self) -> str:
+        """In retrieval mode, as many passages as fit, spread evenly over the article."""
+        budget_chars = (self.llm.n_ctx - self.settings.max_summary_tokens - 600) * 2
+        chunks = self.index.chunks
+        step = max(1, int(np.ceil(sum(len(c.text) for c in chunks) / max(1, budget_chars))))
+        return "\n".join(f"[{c.id + 1}] {c.text}" for c in chunks[::step])
+
+    def _summary_path(self, lang: str) -> Path:
+        key = hashlib.sha256("|".join([self.llm.fingerprint, self.index.manifest["article_sha256"],
+                                       self.prompts.fingerprint(), self.mode, lang]).encode()).hexdigest()[:16]
+        return self.settings.index_dir / f"summary-{lang}-{key}.json"
+
+    # ---------------------------------------------------------------- info
+
+    def describe(self) -> dict:
+        return {"title": self.article.title, "source": self.article.source, "chunks": len(self.index.chunks),
+                "mode": self.mode, "llm": str(self.llm.path.name), "embedder": str(self.embedder.path.name)}
+
+
+# -------------------------------------------------------------------- helpers
+
+def ensure_index(settings: Settings, article: Article, embedder: Embedder,
+                 progress: Callable[[str], None] = lambda _m: None, force: bool = False) -> ArticleIndex:
+    """Load the index, rebuilding it by itself when missing, stale (article or embedder changed) or corrupt."""
+    directory = settings.index_dir / "article"
+    if not force and ArticleIndex.is_fresh(directory, article, embedder.fingerprint):
+        try:
+            return ArticleIndex.load(directory, article)
+        except Exception as exc:  # noqa: BLE001 - any unreadable index is rebuilt
+            log.warning("event=index_unreadable dir=%s error=%s", directory, exc)
+    progress("building the index ...")
+    started = time.perf_counter()
+    index = ArticleIndex.build(article, embedder)
+    try:
+        index.save(directory)
+    except OSError as exc:
+        log.warning("event=index_not_saved dir=%s error=%s", directory, exc.strerror)
+    log.info("event=index_built chunks=%d seconds=%.2f", len(index.chunks), time.perf_counter() - started)
+    return index
+
+
+def is_follow_up(question: str) -> bool:
+    words = question.split()
+    if len(words) <= 4:
+        return True
+    return bool(_FOLLOW_UP_EN.search(question) or _FOLLOW_UP_AR.search(question))
+
+
+def standalone_query(question: str, history: list[Turn]) -> str:
+    """Search text for a question that may lean on the conversation ("and when did he go there?"):
+    the previous question is prepended so the search sees who and what "he" and "there" are."""
+    if not history or not is_follow_up(question):
+        return question
+    return f"{history[-1].question} {question}"
+
+
+def _language_ok(text: str, lang: str) -> bool:
+    ratio = arabic_ratio(_CITATION.sub("", text))
+    return ratio >= 0.5 if lang == "ar" else ratio <= 0.5
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _last(stream: Iterator[str | Answer]) -> Answer:
+    final = None
+    for item in stream:
+        final = item
+    assert isinstance(final, Answer)
+    return final
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        log.warning("event=cache_not_written path=%s error=%s", path, exc.strerror)
+
+
+__all__ = ["Answer", "Engine", "EngineError", "Turn", "ensure_index", "standalone_query", "asdict"]

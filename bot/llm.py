@@ -1,0 +1,218 @@
+"""The local LLM: load a GGUF once, render prompts with the file's own chat template, keep a fixed
+prefix (instructions + article) in llama.cpp's KV cache, save that prefix state to disk, stream tokens.
+
+Why the prefix matters: on a CPU, prompt processing dominates answer latency. Every prompt starts with
+the same prefix tokens, so llama-cpp-python's prefix matching only evaluates the per-question suffix.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+log = logging.getLogger("articlebot.llm")
+
+_SPECIAL_TOKEN_TEXT = re.compile(r"<\|[^|<>\s]{1,40}\|>")
+_CHATML = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+class LLMError(RuntimeError):
+    """The model cannot be loaded or cannot answer; the message is safe to log."""
+
+
+def sanitize(text: str) -> str:
+    """Remove text that the tokenizer would read as control tokens (<|im_end|> and the like), so user
+    input or an article cannot close the system message or open a new turn."""
+    return _SPECIAL_TOKEN_TEXT.sub("", text)
+
+
+@dataclass
+class GenerationStats:
+    prompt_tokens: int = 0
+    evaluated_tokens: int = 0  # prompt tokens not served from the KV cache
+    completion_tokens: int = 0
+    first_token_s: float = 0.0
+    total_s: float = 0.0
+
+
+class LocalLLM:
+    def __init__(self, path: Path, n_ctx: int = 8192, threads: int = 2, state_dir: Path | None = None,
+                 n_batch: int = 512) -> None:
+        from llama_cpp import Llama
+
+        self.path = Path(path)
+        self.state_dir = state_dir
+        self._lock = threading.Lock()
+        started = time.perf_counter()
+        try:
+            self.llama = Llama(str(self.path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                               n_batch=n_batch, verbose=False)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise LLMError(f"llama.cpp could not load {self.path} ({exc}); the file may be corrupt: "
+                           "delete it and run `articlebot models fetch`, or point ARTICLEBOT_LLM_MODEL at another GGUF") from None
+        self.load_seconds = time.perf_counter() - started
+        self.n_ctx = self.llama.n_ctx()
+        template = self.llama.metadata.get("tokenizer.chat_template") or _CHATML
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        eos = self.llama._model.token_get_text(self.llama.token_eos()) if self.llama.token_eos() >= 0 else ""
+        bos = self.llama._model.token_get_text(self.llama.token_bos()) if self.llama.token_bos() >= 0 else ""
+        self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+        self.fingerprint = self._fingerprint()
+        self._prefix_key: str | None = None
+
+    # ---------------------------------------------------------------- prompts
+
+    def _fingerprint(self) -> str:
+        st = self.path.stat()
+        from llama_cpp import __version__
+
+        return hashlib.sha256(f"{self.path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{self.n_ctx}|{__version__}".encode()).hexdigest()[:16]
+
+    def render(self, system: str, user: str) -> tuple[list[int], list[int]]:
+        """Prompt tokens split into (fixed prefix, per-question suffix) with the model's chat template.
+
+        The prefix is what two renderings with different user texts share, so it is identical for every
+        question and stays in the KV cache.
+        """
+        system, user = sanitize(system), sanitize(user)
+        a = self._format(system, "\x01")
+        b = self._format(system, "\x02")
+        cut = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
+        full = self._format(system, user)
+        prefix_text, suffix_text = full[:cut], full[cut:]
+        prefix = self.llama.tokenize(prefix_text.encode("utf-8"), add_bos=True, special=True)
+        suffix = self.llama.tokenize(suffix_text.encode("utf-8"), add_bos=False, special=True)
+        return prefix, suffix
+
+    def _format(self, system: str, user: str) -> str:
+        response = self._formatter(messages=[{"role": "system", "content": system}, {"role": "user", "content": user}])
+        return response.prompt
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    # ---------------------------------------------------------------- prefix state
+
+    def warm_prefix(self, prefix: list[int]) -> float:
+        """Make `prefix` the start of the KV cache: from memory, from a saved state file, or by
+        evaluating it (then saving the state). Returns the seconds spent."""
+        key = hashlib.sha256((self.fingerprint + json.dumps(prefix)).encode()).hexdigest()[:24]
+        if key == self._prefix_key and self._cached_prefix_len() >= len(prefix):
+            return 0.0
+        started = time.perf_counter()
+        with self._lock:
+            path = self.state_dir / f"prefix-{key}.kv" if self.state_dir else None
+            if path and path.exists() and self._load_state(path, prefix):
+                log.info("event=prefix_state_loaded tokens=%d seconds=%.2f", len(prefix), time.perf_counter() - started)
+            else:
+                self.llama.reset()
+                self.llama.eval(prefix)
+                log.info("event=prefix_evaluated tokens=%d seconds=%.2f", len(prefix), time.perf_counter() - started)
+                if path:
+                    self._save_state(path)
+            self._prefix_key = key
+        return time.perf_counter() - started
+
+    def _cached_prefix_len(self) -> int:
+        return int(self.llama.n_tokens)
+
+    def _save_state(self, path: Path) -> None:
+        import llama_cpp
+
+        ctx = self.llama._ctx.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        buf = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(ctx, buf, size, 0)
+        tmp = path.with_name(path.name + f".{os.getpid()}.partial")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as fh:
+                header = json.dumps({"n_tokens": int(self.llama.n_tokens), "bytes": int(written)}).encode()
+                fh.write(len(header).to_bytes(4, "little") + header)
+                fh.write(memoryview(buf)[:written])
+            os.replace(tmp, path)
+        except OSError as exc:  # a full or read-only disk costs speed next start, not correctness
+            tmp.unlink(missing_ok=True)
+            log.warning("event=prefix_state_not_saved path=%s error=%s", path, exc.strerror)
+
+    def _load_state(self, path: Path, prefix: list[int]) -> bool:
+        import llama_cpp
+
+        try:
+            data = path.read_bytes()
+            hlen = int.from_bytes(data[:4], "little")
+            header = json.loads(data[4:4 + hlen])
+            payload = data[4 + hlen:]
+            if header["n_tokens"] != len(prefix) or header["bytes"] != len(payload):
+                raise ValueError("size mismatch")
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("event=prefix_state_unreadable path=%s error=%s", path, exc)
+            path.unlink(missing_ok=True)
+            return False
+        self.llama.reset()
+        ctx = self.llama._ctx.ctx
+        buf = (ctypes.c_uint8 * len(payload)).from_buffer_copy(payload)
+        if llama_cpp.llama_state_seq_set_data(ctx, buf, len(payload), 0) != len(payload):
+            log.warning("event=prefix_state_rejected path=%s", path)
+            path.unlink(missing_ok=True)
+            return False
+        self.llama.input_ids[: len(prefix)] = prefix
+        self.llama.n_tokens = len(prefix)
+        self.llama._requires_eval = True
+        return True
+
+    # ---------------------------------------------------------------- generation
+
+    def stream(self, prefix: list[int], suffix: list[int], max_tokens: int, temperature: float = 0.1,
+               stats: GenerationStats | None = None, cancel: threading.Event | None = None) -> Iterator[str]:
+        """Yield text pieces of the answer. One generation at a time (the KV cache is shared)."""
+        stats = stats if stats is not None else GenerationStats()
+        tokens = prefix + suffix
+        if len(tokens) + 16 > self.n_ctx:
+            raise LLMError(f"prompt of {len(tokens)} tokens does not fit the context of {self.n_ctx}")
+        max_tokens = min(max_tokens, self.n_ctx - len(tokens))
+        started = time.perf_counter()
+        with self._lock:
+            cached = self._common_prefix(tokens)
+            stats.prompt_tokens = len(tokens)
+            stats.evaluated_tokens = len(tokens) - cached
+            try:
+                pieces = self.llama.create_completion(
+                    prompt=tokens, max_tokens=max_tokens, temperature=temperature, top_p=0.9, top_k=40,
+                    repeat_penalty=1.1, stream=True, stop=["<|im_end|>", "<|endoftext|>", "NOT_IN_ARTICLE\n"],
+                )
+                for piece in pieces:
+                    text = piece["choices"][0]["text"]
+                    if not text:
+                        continue
+                    if stats.completion_tokens == 0:
+                        stats.first_token_s = time.perf_counter() - started
+                    stats.completion_tokens += 1
+                    yield text
+                    if cancel is not None and cancel.is_set():
+                        break
+            except (RuntimeError, ValueError) as exc:
+                raise LLMError(f"generation failed: {exc}") from None
+            finally:
+                stats.total_s = time.perf_counter() - started
+
+    def _common_prefix(self, tokens: list[int]) -> int:
+        n = 0
+        for a, b in zip(self.llama.input_ids[: self.llama.n_tokens], tokens):
+            if a != b:
+                break
+            n += 1
+        return n

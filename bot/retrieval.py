@@ -1,0 +1,227 @@
+"""Build, save, load and search the article index: FAISS (dense) + BM25 (lexical), fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .text import Article, Chunk, chunk_article, lexical_tokens
+
+INDEX_FORMAT = 2
+CHUNK_MAX_CHARS = 520
+RRF_K = 60
+
+
+class IndexProblem(RuntimeError):
+    """The index cannot be built or loaded; the message names the file and the fix."""
+
+
+# --------------------------------------------------------------------------- embeddings
+
+class Embedder:
+    """sentence-transformers model, with the model's own query/document prompts when it has them."""
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.path = path
+        try:
+            self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        except Exception as exc:  # noqa: BLE001 - any load failure means the same thing to the user
+            raise IndexProblem(f"cannot load the embedding model from {path}: {exc}. "
+                              "Run `articlebot models fetch --only embed` or fix ARTICLEBOT_EMBED_MODEL") from None
+        prompts = getattr(self.model, "prompts", {}) or {}
+        self.query_prompt = "query" if "query" in prompts else None
+        self.document_prompt = "document" if "document" in prompts else None
+        self.dims = int(self.model.get_embedding_dimension() or 0)
+        self.fingerprint = model_fingerprint(path)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, self.query_prompt)
+
+    def encode_documents(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, self.document_prompt)
+
+    def _encode(self, texts: list[str], prompt_name: str | None) -> np.ndarray:
+        vectors = self.model.encode(texts, prompt_name=prompt_name, normalize_embeddings=True,
+                                    convert_to_numpy=True, show_progress_bar=False, batch_size=16)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def model_fingerprint(path: Path) -> str:
+    """Cheap identity of a model directory: names and sizes of its files plus its config files' bytes."""
+    digest = hashlib.sha256()
+    for f in sorted(p for p in Path(path).resolve().rglob("*") if p.is_file()):
+        rel = f.relative_to(Path(path).resolve())
+        digest.update(f"{rel}:{f.stat().st_size}\n".encode())
+        if f.suffix == ".json" and f.stat().st_size < 100_000:
+            digest.update(f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- lexical
+
+class BM25:
+    """Okapi BM25 over a handful of chunks; vectorised with numpy, rebuilt at load (it is cheap)."""
+
+    def __init__(self, documents: list[list[str]], k1: float = 1.5, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self.vocab: dict[str, int] = {}
+        for doc in documents:
+            for term in doc:
+                self.vocab.setdefault(term, len(self.vocab))
+        self.tf = np.zeros((len(documents), max(1, len(self.vocab))), dtype=np.float32)
+        for i, doc in enumerate(documents):
+            for term, count in Counter(doc).items():
+                self.tf[i, self.vocab[term]] = count
+        lengths = self.tf.sum(axis=1)
+        self.norm = k1 * (1 - b + b * lengths / max(1e-9, lengths.mean() if len(lengths) else 1.0))
+        df = (self.tf > 0).sum(axis=0)
+        n = len(documents)
+        self.idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
+
+    def scores(self, query: list[str]) -> np.ndarray:
+        cols = [self.vocab[t] for t in dict.fromkeys(query) if t in self.vocab]
+        if not cols:
+            return np.zeros(self.tf.shape[0], dtype=np.float32)
+        tf = self.tf[:, cols]
+        return (self.idf[cols] * tf * (self.k1 + 1) / (tf + self.norm[:, None])).sum(axis=1)
+
+
+# --------------------------------------------------------------------------- index
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    score: float
+    dense_rank: int | None
+    lexical_rank: int | None
+
+    def to_dict(self) -> dict:
+        return {"chunk_id": self.chunk.id, "text": self.chunk.text, "score": round(self.score, 5),
+                "dense_rank": self.dense_rank, "lexical_rank": self.lexical_rank,
+                "start": self.chunk.start, "end": self.chunk.end}
+
+
+def article_sha256(article: Article) -> str:
+    return hashlib.sha256(article.text.encode("utf-8")).hexdigest()
+
+
+def expected_manifest(article: Article, embedder_fingerprint: str) -> dict:
+    return {"format": INDEX_FORMAT, "article_sha256": article_sha256(article), "embedder": embedder_fingerprint,
+            "chunk_max_chars": CHUNK_MAX_CHARS}
+
+
+class ArticleIndex:
+    def __init__(self, article: Article, chunks: list[Chunk], vectors: np.ndarray, manifest: dict) -> None:
+        import faiss
+
+        self.article = article
+        self.chunks = chunks
+        self.manifest = manifest
+        self.dense = faiss.IndexFlatIP(vectors.shape[1])
+        self.dense.add(vectors)
+        self.vectors = vectors
+        self.lexical = BM25([lexical_tokens(c.text) for c in chunks])
+
+    # ---------------------------------------------------------------- build / persist
+
+    @classmethod
+    def build(cls, article: Article, embedder: Embedder) -> "ArticleIndex":
+        started = time.perf_counter()
+        chunks = chunk_article(article, CHUNK_MAX_CHARS)
+        if not chunks:
+            raise IndexProblem("the article has no text to index")
+        vectors = embedder.encode_documents([c.text for c in chunks])
+        manifest = expected_manifest(article, embedder.fingerprint) | {
+            "dims": int(vectors.shape[1]), "chunks": len(chunks), "embedder_path": str(embedder.path),
+            "build_seconds": round(time.perf_counter() - started, 3),
+        }
+        return cls(article, chunks, vectors, manifest)
+
+    def save(self, directory: Path) -> None:
+        """Write to a temporary folder, then swap it in, so a crash never leaves half an index."""
+        import faiss
+
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = directory.with_name(directory.name + ".partial")
+        _rmtree(staging)
+        staging.mkdir()
+        faiss.write_index(self.dense, str(staging / "dense.faiss"))
+        (staging / "chunks.json").write_text(json.dumps([c.to_dict() for c in self.chunks], ensure_ascii=False))
+        (staging / "manifest.json").write_text(json.dumps(self.manifest, indent=1))
+        old = directory.with_name(directory.name + ".old")
+        _rmtree(old)
+        if directory.exists():
+            os.replace(directory, old)
+        os.replace(staging, directory)
+        _rmtree(old)
+
+    @classmethod
+    def load(cls, directory: Path, article: Article) -> "ArticleIndex":
+        import faiss
+
+        try:
+            manifest = json.loads((directory / "manifest.json").read_text())
+            chunks = [Chunk(**c) for c in json.loads((directory / "chunks.json").read_text(encoding="utf-8"))]
+            dense = faiss.read_index(str(directory / "dense.faiss"))
+            vectors = dense.reconstruct_n(0, dense.ntotal)
+        except (OSError, ValueError, TypeError, RuntimeError) as exc:
+            raise IndexProblem(f"index in {directory} is unreadable ({exc}); run `articlebot index build`") from None
+        if len(chunks) != len(vectors):
+            raise IndexProblem(f"index in {directory} is inconsistent; run `articlebot index build`")
+        return cls(article, chunks, np.ascontiguousarray(vectors, dtype=np.float32), manifest)
+
+    @staticmethod
+    def is_fresh(directory: Path, article: Article, embedder_fingerprint: str) -> bool:
+        try:
+            manifest = json.loads((directory / "manifest.json").read_text())
+        except (OSError, ValueError):
+            return False
+        want = expected_manifest(article, embedder_fingerprint)
+        return all(manifest.get(k) == v for k, v in want.items())
+
+    # ---------------------------------------------------------------- search
+
+    def search(self, query_vector: np.ndarray | None, query_text: str, k: int, mode: str = "hybrid",
+               depth: int = 10) -> list[Hit]:
+        """Top-k chunks. Hybrid fuses dense and BM25 ranks with reciprocal rank fusion."""
+        n = len(self.chunks)
+        depth = min(n, max(depth, k))
+        dense_ranks: dict[int, int] = {}
+        lexical_ranks: dict[int, int] = {}
+        if mode in ("hybrid", "dense") and query_vector is not None:
+            _, ids = self.dense.search(query_vector.reshape(1, -1), depth)
+            dense_ranks = {int(i): r for r, i in enumerate(ids[0]) if i >= 0}
+        if mode in ("hybrid", "lexical"):
+            scores = self.lexical.scores(lexical_tokens(query_text))
+            order = np.argsort(-scores, kind="stable")[:depth]
+            lexical_ranks = {int(i): r for r, i in enumerate(order) if scores[i] > 0}
+        fused: dict[int, float] = {}
+        for ranks in (dense_ranks, lexical_ranks):
+            for cid, rank in ranks.items():
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+        best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+        return [Hit(self.chunks[cid], score, dense_ranks.get(cid), lexical_ranks.get(cid)) for cid, score in best]
+
+    def dense_similarity(self, query_vector: np.ndarray) -> np.ndarray:
+        """Cosine similarity of the query to every chunk (vectors are normalised)."""
+        return self.vectors @ query_vector.reshape(-1)
+
+
+def _rmtree(path: Path) -> None:
+    import shutil
+
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+

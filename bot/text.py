@@ -1,0 +1,243 @@
+"""Text handling: Arabic normalisation, language detection, article parsing and sentence-aware chunking."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# --------------------------------------------------------------------------- normalisation
+
+_HARAKAT = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
+_TATWEEL = "\u0640"
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\u00ad\u0000]")
+_ALEF = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "ؤ": "و", "ئ": "ي"})
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_AR_PREFIXES = ("وبال", "وال", "بال", "كال", "فال", "لل", "ال")
+
+
+def clean_text(text: str) -> str:
+    """Remove invisible direction marks, zero-width characters and NUL bytes; NFC-normalise."""
+    return _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
+
+
+def normalize_digits(text: str) -> str:
+    return text.translate(_DIGITS)
+
+
+def normalize_arabic(text: str) -> str:
+    """Fold spelling variants so matching ignores them: harakat, tatweel, alef forms, ta marbuta,
+    alef maqsura, hamza seats, Arabic-Indic digits; Latin is lower-cased."""
+    text = clean_text(text)
+    text = _HARAKAT.sub("", text).replace(_TATWEEL, "")
+    return text.translate(_ALEF).translate(_DIGITS).lower()
+
+
+def light_stem(token: str) -> str:
+    """Strip one common Arabic prefix (the article and its attached conjunctions/prepositions)."""
+    for prefix in _AR_PREFIXES:
+        if token.startswith(prefix) and len(token) - len(prefix) >= 3:
+            return token[len(prefix):]
+    if token.startswith("و") and len(token) >= 5:
+        return token[1:]
+    return token
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """Tokens for BM25: normalised words plus their light stems (both, so exact forms still score)."""
+    out = []
+    for word in _WORD.findall(normalize_arabic(text)):
+        if len(word) < 2 and not word.isdigit():
+            continue
+        out.append(word)
+        stem = light_stem(word)
+        if stem != word:
+            out.append(stem)
+    return out
+
+
+# --------------------------------------------------------------------------- language
+
+_EN_WORDS = frozenset(
+    "the a an of to in on and is are was were what who whom where when why how which did does do "
+    "he she it they his her their this that with for about from by as at be has have had will would "
+    "can could article say says said tell me please summarise summarize summary there any".split()
+)
+_OTHER_LATIN_WORDS = frozenset(
+    # French, Spanish, German, Italian, Portuguese, Turkish, Indonesian function words
+    "le la les des est une du qui que quoi où quand pourquoi comment dans avec pour sur "
+    "el los las es un una del qué quién dónde cuándo por cómo con para está "
+    "der die das ist ein eine und wer wo wann warum wie nicht mit für auf "
+    "il lo gli che chi dove perché sono della "
+    "o os um uma não quem onde porque "
+    "ve bir ne nerede neden nasıl kim bu "
+    "yang dan di ke dari apa siapa mana kapan".split()
+)
+
+
+def _is_arabic_char(ch: str) -> bool:
+    return "\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u077f" or "\ufb50" <= ch <= "\ufefc"
+
+
+def detect_language(text: str) -> str:
+    """'ar', 'en' or 'other', decided from the question itself (not the user's Telegram settings)."""
+    letters = [c for c in clean_text(text) if c.isalpha()]
+    if not letters:
+        return "other"
+    arabic = sum(1 for c in letters if _is_arabic_char(c))
+    latin = sum(1 for c in letters if "a" <= c.lower() <= "z" or "\u00c0" <= c <= "\u024f")
+    if arabic >= max(1, 0.4 * len(letters)):
+        return "ar"
+    if latin < 0.6 * len(letters):
+        return "other"  # Cyrillic, CJK, Hebrew, ...
+    words = [w.lower() for w in _WORD.findall(text)]
+    english = sum(w in _EN_WORDS for w in words)
+    other = sum(w in _OTHER_LATIN_WORDS for w in words)
+    if other > english:
+        return "other"
+    return "en"
+
+
+def arabic_ratio(text: str) -> float:
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return 0.0
+    return sum(1 for c in letters if _is_arabic_char(c)) / len(letters)
+
+
+# --------------------------------------------------------------------------- article
+
+@dataclass(frozen=True)
+class Article:
+    title: str
+    body: str
+    source: str
+    text: str  # the whole file, offsets refer to it
+    body_start: int
+
+
+_TRAILER = re.compile(r"^\s*(::::|_{3,})\s*$", re.M)
+
+
+def parse_article(text: str) -> Article:
+    """First line is the title; a line of '::::' or '___' starts the trailer (source line, notes)."""
+    text = clean_text(text).replace("\r\n", "\n")
+    if not text.strip():
+        raise ValueError("the article is empty")
+    first_nl = text.find("\n")
+    title = text[:first_nl].strip() if first_nl > 0 else text.strip()[:120]
+    body_start = first_nl + 1 if first_nl > 0 else 0
+    match = _TRAILER.search(text, body_start)
+    body_end = match.start() if match else len(text)
+    trailer = text[body_end:]
+    source_lines = [ln.strip(" _:") for ln in trailer.splitlines() if ln.strip(" _:")]
+    source = " · ".join(source_lines[:1]) if source_lines else ""
+    republisher = re.search(r"ملاحظة من\s+[“\"]?([^”\":]+)", trailer)
+    if republisher:
+        source = f"{source} · {republisher.group(1).strip()}" if source else republisher.group(1).strip()
+    return Article(title=title, body=text[body_start:body_end], source=source, text=text, body_start=body_start)
+
+
+def load_article(path: Path) -> Article:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ValueError(f"article file not found: {path}") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read article {path}: {exc.strerror}") from None
+    try:
+        return parse_article(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"article {path} is not UTF-8 text") from None
+
+
+# --------------------------------------------------------------------------- chunking
+
+@dataclass(frozen=True)
+class Chunk:
+    id: int
+    text: str  # with the overlap from the previous sentence, for embedding and display
+    start: int  # offset in Article.text where `text` starts
+    core_start: int  # where this chunk's own (non-overlapping) part starts
+    end: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?؟…])[\"”»)]*\s+|\n+")
+_CLAUSE_END = re.compile(r"(?<=[،؛,;:])\s+")
+_ANY_END = re.compile(r"[.!?؟…،؛,;:][\"”»)]*\s+")
+
+
+def _spans(text: str, start: int, end: int, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
+    spans, pos = [], start
+    for m in pattern.finditer(text, start, end):
+        if m.start() > pos:
+            spans.append((pos, m.start()))
+        pos = m.end()
+    if pos < end:
+        spans.append((pos, end))
+    return [(a, b) for a, b in spans if text[a:b].strip()]
+
+
+def sentence_spans(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
+    """Sentences (. ! ? ؟ and line breaks); an over-long sentence is cut at ، ؛ , ; clause ends."""
+    out = []
+    for a, b in _spans(text, start, end, _SENTENCE_END):
+        if b - a <= max_chars:
+            out.append((a, b))
+            continue
+        piece_start = a
+        last = a
+        for ca, cb in _spans(text, a, b, _CLAUSE_END):
+            if cb - piece_start > max_chars and last > piece_start:
+                out.append((piece_start, last))
+                piece_start = ca
+            last = cb
+        out.append((piece_start, b))
+    return out
+
+
+def _overlap_start(text: str, previous: list[tuple[int, int]], core_start: int, budget: int) -> int:
+    """Start of the overlap: the tail of the previous chunk after its last sentence or clause end that
+    lies within `budget` characters, so the overlap is a whole clause and stays small."""
+    if not previous:
+        return core_start
+    window_start = max(previous[0][0], core_start - budget)
+    match = _ANY_END.search(text, window_start, core_start)
+    return match.end() if match and match.end() < core_start else core_start
+
+
+def chunk_article(article: Article, max_chars: int = 520, overlap: bool = True) -> list[Chunk]:
+    """Pack whole sentences into chunks of at most `max_chars`, never across paragraphs; each chunk
+    repeats the last clause of the previous chunk in the same paragraph as a little overlap."""
+    text = article.text
+    body_end = article.body_start + len(article.body)
+    chunks: list[Chunk] = []
+    for para_start, para_end in _spans(text, article.body_start, body_end, re.compile(r"\n\s*\n")):
+        sentences = sentence_spans(text, para_start, para_end, max_chars)
+        group: list[tuple[int, int]] = []
+        previous_group: list[tuple[int, int]] = []
+
+        def flush() -> None:
+            if not group:
+                return
+            core_start, end = group[0][0], group[-1][1]
+            start = _overlap_start(text, previous_group, core_start, max_chars // 3) if overlap else core_start
+            chunks.append(Chunk(len(chunks), text[start:end].strip(), start, core_start, end))
+
+        for span in sentences:
+            if group and span[1] - group[0][0] > max_chars:
+                flush()
+                previous_group, group = group, []
+            group.append(span)
+        flush()
+    return chunks
+
+
+def chunk_core_text(article: Article, chunk: Chunk) -> str:
+    """The chunk without its overlap: used where the whole article is shown once, in order."""
+    return article.text[chunk.core_start:chunk.end].strip()
