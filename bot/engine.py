@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .config import Settings
+from .faithfulness import quote_support, split_quoted, unsupported_numbers
 from .llm import GenerationStats, LocalLLM
 from .messages import bilingual, message
 from .models import resolve_model_path
@@ -36,6 +37,7 @@ _FOLLOW_UP_EN = re.compile(
     re.I,
 )
 _FOLLOW_UP_AR = re.compile(r"^(و|ف|ثم|ماذا عن)|\b(هو|هي|هم|هما|ذلك|تلك|هناك|هنا|هذا|هذه)\b|\w+(ه|ها|هم|هما)\b")
+QUOTE_SUPPORT_MIN = 0.7  # share of a quoted sentence's words that must occur in one passage
 ANSWER_RESERVE_TOKENS = 700  # room kept for history, passage numbers and the question
 
 
@@ -53,7 +55,7 @@ class Turn:
 class Answer:
     text: str
     language: str
-    kind: str  # answer | refusal | unsupported | empty | summary
+    kind: str  # answer | refusal | unconfirmed | unsupported | empty | summary
     sources: list[Hit] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     query: str = ""
@@ -91,11 +93,13 @@ class Engine:
             article = load_article(settings.article)
         except ValueError as exc:
             raise EngineError(str(exc)) from None
+        llm_path = resolve_model_path(settings, settings.llm_model, "gguf")  # fail fast, before slow loads
+        embed_path = resolve_model_path(settings, settings.embed_model, "embed")
         progress("loading the embedding model ...")
-        embedder = Embedder(resolve_model_path(settings, settings.embed_model, "embed"), settings.threads)
+        embedder = Embedder(embed_path, settings.threads)
         index = ensure_index(settings, article, embedder, progress)
         progress("loading the language model ...")
-        llm = LocalLLM(resolve_model_path(settings, settings.llm_model, "gguf"), n_ctx=settings.n_ctx,
+        llm = LocalLLM(llm_path, n_ctx=settings.n_ctx,
                        threads=settings.threads, state_dir=settings.cache_dir / "states")
         engine = cls(settings, article, index, embedder, llm, Prompts(settings.prompts_dir))
         progress("preparing the article prompt (slow only the first time) ...")
@@ -219,9 +223,26 @@ class Engine:
             yield Answer(message("not_in_article", lang), lang, "refusal", hits, timings, query)
             return
         sources = self._cited_sources(text, hits)
-        if kind == "answer" and not _language_ok(text, lang):
+        if kind == "answer":
+            text, kind = self._faithful(text, lang)
+        if kind == "answer" and not _language_ok(text.split("\n\n«")[0], lang):
             log.warning("event=answer_language_mismatch expected=%s arabic_ratio=%.2f", lang, arabic_ratio(text))
         yield Answer(text, lang, kind, sources, timings, query)
+
+    def _faithful(self, text: str, lang: str) -> tuple[str, str]:
+        """Apply the faithfulness checks; an answer that fails them becomes an honest 'cannot confirm'."""
+        quoted = split_quoted(text) if lang == "en" else None
+        if quoted is not None:
+            support = quote_support(quoted.quote, [c.text for c in self.index.chunks])
+            if support < QUOTE_SUPPORT_MIN:
+                log.info("event=answer_unconfirmed reason=quote_not_in_article support=%.2f", support)
+                return message("unconfirmed", lang), "unconfirmed"
+            text = f"{quoted.answer or quoted.quote}\n\n«{quoted.quote}»" if quoted.answer else quoted.quote
+        invented = unsupported_numbers(text, self.article.text)
+        if invented:
+            log.info("event=answer_unconfirmed reason=numbers_not_in_article numbers=%s", sorted(invented))
+            return message("unconfirmed", lang), "unconfirmed"
+        return text, "answer"
 
     def _cited_sources(self, text: str, hits: list[Hit]) -> list[Hit]:
         """Passages the answer cites, in citation order; the retrieved ones if it cites none."""

@@ -19,6 +19,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Your message is too long ({length} characters). Please keep questions under {limit} characters.",
         "ar": "رسالتك طويلة جداً ({length} حرفاً). من فضلك اجعل السؤال أقل من {limit} حرف.",
     },
+    "unconfirmed": {
+        "en": "I could not confirm an answer to that from the article, so I will not guess.",
+        "ar": "لم أستطع التحقق من إجابة لذلك من نص المقال، لذا لن أخمّن.",
+    },
     "no_sources": {
         "en": "There are no sources yet: ask a question first.",
         "ar": "لا توجد مصادر بعد: اطرح سؤالاً أولاً.",
