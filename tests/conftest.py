@@ -1,0 +1,42 @@
+"""Shared fixtures: real models (the small LLM for speed), a private index directory per test session."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+import pytest
+
+from bot.config import Settings
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    base = Settings.from_env({})
+    return base.with_overrides(llm_model="small", index_dir=tmp_path_factory.mktemp("index"),
+                               data_dir=tmp_path_factory.mktemp("data"), threads=2)
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings):
+    from bot.engine import Engine
+
+    return Engine.load(settings)
+
+
+@pytest.fixture(scope="session")
+def default_engine(settings: Settings, engine):
+    """The default (1.5B) model, sharing the embedder and index of the small engine to save memory."""
+    from bot.engine import Engine
+    from bot.llm import LocalLLM
+    from bot.models import resolve_model_path
+
+    llm = LocalLLM(resolve_model_path(settings, "default", "gguf"), n_ctx=settings.n_ctx, threads=settings.threads,
+                   state_dir=settings.cache_dir / "states")
+    default = Engine(settings.with_overrides(llm_model="default"), engine.article, engine.index, engine.embedder,
+                     llm, engine.prompts)
+    default.warm()
+    return default

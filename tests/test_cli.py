@@ -1,0 +1,63 @@
+"""The `articlebot` command as a user runs it: clear one-line errors, JSON output, the terminal chat."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, env: dict | None = None, stdin: str | None = None, timeout: int = 300):
+    full_env = {**os.environ, "ARTICLEBOT_LLM_MODEL": "small", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, env=full_env, input=stdin,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("args,env,needle", [
+    (["ask", "  "], {}, "the question is empty"),
+    (["ask", "hi", "--article", "/nonexistent/article.txt"], {}, "article not found"),
+    (["ask", "hi", "--model", "/nonexistent/model.gguf"], {}, "model not found: /nonexistent/model.gguf"),
+    (["ask", "hi"], {"ARTICLEBOT_TOP_K": "many"}, "ARTICLEBOT_TOP_K='many' is not a whole number"),
+    (["telegram"], {"TELEGRAM_BOT_TOKEN": ""}, "TELEGRAM_BOT_TOKEN is not set"),
+])
+def test_bad_input_gets_one_line_and_exit_2(args, env, needle):
+    result = run(*args, env=env)
+    assert result.returncode == 2
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("articlebot: error:")
+
+
+def test_unreadable_article_is_explained(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xff\xfe\x00garbage")
+    result = run("ask", "hi", "--article", str(bad))
+    assert result.returncode == 2 and "not UTF-8" in result.stderr
+
+
+def test_ask_json(tmp_path):
+    result = run("ask", "Where are Putin and Kim expected to meet?", "--json",
+                 env={"ARTICLEBOT_INDEX_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["language"] == "en"
+    assert data["sources"] and {"chunk_id", "text", "score"} <= set(data["sources"][0])
+    assert "فلاديفوستوك" in " ".join(s["text"] for s in data["sources"])
+    assert data["timings"]["retrieval_s"] >= 0
+
+
+def test_terminal_chat_commands(tmp_path):
+    script = "\n".join(["/help", "/sources", "Who won the elections in Brazil?", "/sources", "/nonsense", "/reset", "/quit"])
+    result = run("chat", env={"ARTICLEBOT_INDEX_DIR": str(tmp_path)}, stdin=script + "\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "نقلة روسيّة" in out  # the article's title in the welcome
+    assert "/summary" in out
+    assert "no sources yet" in out
+    assert "The article does not say." in out
+    assert "unknown command /nonsense" in out
+    assert "conversation forgotten" in out

@@ -1,0 +1,113 @@
+"""The answer engine end to end with real models: the small LLM for speed, the default one for the
+behaviour users see."""
+
+import threading
+
+import pytest
+
+from bot.engine import Answer, Turn, is_follow_up, standalone_query
+from bot.text import arabic_ratio
+
+CITY = "فلاديفوستوك"
+
+
+def test_stream_yields_text_then_one_final_answer(engine):
+    items = list(engine.stream_answer("Where are Putin and Kim expected to meet?"))
+    assert isinstance(items[-1], Answer)
+    assert all(isinstance(i, str) for i in items[:-1])
+    answer = items[-1]
+    assert answer.language == "en"
+    assert answer.sources, "every answer carries its sources"
+    assert answer.timings["retrieval_s"] < 2
+
+
+@pytest.mark.parametrize("question,lang", [("من هو أدريان واتسون؟", "ar"), ("Who is Adrian Watson?", "en")])
+def test_answer_is_in_the_language_of_the_question(engine, question, lang):
+    answer = engine.answer(question)
+    assert answer.language == lang
+    main_part = answer.text.split("\n\n«")[0]
+    if lang == "ar":
+        assert arabic_ratio(main_part) > 0.5
+    else:
+        assert arabic_ratio(main_part) < 0.5
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("Who won the elections in Brazil?", "The article does not say."),
+    ("من فاز في انتخابات البرازيل؟", "لا يذكر المقال ذلك."),
+])
+def test_off_topic_question_gets_a_plain_refusal(engine, question, expected):
+    answer = engine.answer(question)
+    assert answer.kind == "refusal"
+    assert answer.text == expected
+
+
+def test_other_languages_get_a_bilingual_note(engine):
+    answer = engine.answer("Où Poutine et Kim vont-ils se rencontrer ?")
+    assert answer.kind == "unsupported"
+    assert "Arabic or English" in answer.text and "العربية" in answer.text
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\u200f\u200b"])
+def test_empty_question(engine, question):
+    answer = engine.answer(question)
+    assert answer.kind == "empty"
+
+
+def test_follow_up_detection_and_standalone_query():
+    history = [Turn("Who visited Pyongyang in July?", "Shoigu [7].", "en", [6])]
+    assert is_follow_up("and when did he go there?")
+    assert is_follow_up("ومتى ذهب إلى هناك؟")
+    assert not is_follow_up("What did the United States do at the Camp David summit with Japan?")
+    assert standalone_query("and when did he go there?", history) == "Who visited Pyongyang in July? and when did he go there?"
+    assert standalone_query("and when did he go there?", []) == "and when did he go there?"
+
+
+def test_follow_up_retrieval_uses_the_history(engine):
+    history = [Turn("Which Russian minister visited Pyongyang?", "Shoigu [7].", "en", [6])]
+    query, hits, _ = engine.retrieve("Who went with him?", history)
+    assert "Pyongyang" in query
+    assert any("كريفوروتشكو" in h.chunk.text for h in hits), "the passage naming his companion is found"
+    _, alone, _ = engine.retrieve("Who went with him?", [])
+    assert [h.chunk.id for h in alone] != [h.chunk.id for h in hits]
+
+
+def test_summary_is_cached_on_disk(engine):
+    first = engine.summary("en")
+    assert first.kind == "summary" and first.text
+    second = engine.summary("en")
+    assert second.text == first.text
+    assert second.timings.get("cached") == 1.0
+    assert second.timings["total_s"] < 0.3
+    assert list(engine.settings.index_dir.glob("summary-en-*.json"))
+
+
+def test_cancel_stops_generation_early(engine):
+    cancel = threading.Event()
+    pieces = 0
+    for item in engine.stream_answer("ما موقف الصين من التقارب الروسي الكوري؟", cancel=cancel):
+        if isinstance(item, str):
+            pieces += 1
+            cancel.set()
+    assert pieces <= 2
+
+
+# ------------------------------------------------------------------ the default model, as users see it
+
+def test_default_model_answers_in_arabic_naming_the_city(default_engine):
+    answer = default_engine.answer("أين يتوقع أن يلتقي بوتين وكيم؟")
+    assert answer.kind == "answer" and answer.language == "ar"
+    assert CITY in answer.text
+    assert any(CITY in h.chunk.text for h in answer.sources)
+
+
+def test_default_model_answers_in_english_citing_the_passage_with_the_city(default_engine):
+    answer = default_engine.answer("Where are Putin and Kim expected to meet?")
+    assert answer.language == "en"
+    assert arabic_ratio(answer.text.split("\n\n«")[0]) < 0.5
+    assert CITY in answer.sources[0].chunk.text
+
+
+def test_default_model_refuses_invented_figures(default_engine):
+    answer = default_engine.answer("What is the population of North Korea according to the article?")
+    assert answer.kind in ("refusal", "unconfirmed")

@@ -1,0 +1,80 @@
+"""Index round trip, staleness and retrieval quality with the real embedding model and FAISS."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from bot.engine import ensure_index
+from bot.retrieval import ArticleIndex, BM25
+from bot.text import parse_article
+
+CITY = "فلاديفوستوك"
+
+
+def _top_texts(engine, question, k=3, mode="hybrid"):
+    vector = engine.embedder.encode_queries([question])[0]
+    return [h.chunk.text for h in engine.index.search(vector, question, k, mode)]
+
+
+@pytest.mark.parametrize("question", [
+    "أين يتوقع أن يلتقي بوتين وكيم؟",
+    "Where are Putin and Kim expected to meet?",
+])
+def test_retrieval_finds_the_meeting_place_in_both_languages(engine, question):
+    assert CITY in _top_texts(engine, question, k=1)[0]
+
+
+@pytest.mark.parametrize("question,needle", [
+    ("Who is the spokesperson of the US National Security Council?", "واتسون"),
+    ("Which Russian general accompanied Shoigu?", "كريفوروتشكو"),
+    ("ما موقف الصين من التقارب الروسي الكوري؟", "الصين"),
+    ("What did the United States do at Camp David?", "كامب ديفيد"),
+])
+def test_retrieval_recall_at_3(engine, question, needle):
+    assert any(needle in t for t in _top_texts(engine, question, k=3))
+
+
+def test_lexical_search_alone_handles_arabic_spelling_variants(engine):
+    # alef and ta marbuta variants, no harakat: still the passage with the name
+    texts = _top_texts(engine, "ادريان واتسون", k=1, mode="lexical")
+    assert "واتسون" in texts[0]
+
+
+def test_bm25_scores_matching_documents_higher():
+    bm25 = BM25([["a", "b"], ["c", "d"], ["a", "a", "e"]])
+    scores = bm25.scores(["a"])
+    assert scores[1] == 0 and scores[2] > scores[0] > 0
+    assert not bm25.scores(["zzz"]).any()
+
+
+def test_index_round_trip_gives_identical_results(engine, tmp_path):
+    engine.index.save(tmp_path / "idx")
+    loaded = ArticleIndex.load(tmp_path / "idx", engine.article)
+    assert [c.text for c in loaded.chunks] == [c.text for c in engine.index.chunks]
+    assert np.allclose(loaded.vectors, engine.index.vectors)
+    q = "Where are Putin and Kim expected to meet?"
+    v = engine.embedder.encode_queries([q])[0]
+    assert [h.chunk.id for h in loaded.search(v, q, 4)] == [h.chunk.id for h in engine.index.search(v, q, 4)]
+    assert ArticleIndex.is_fresh(tmp_path / "idx", engine.article, engine.embedder.fingerprint)
+
+
+def test_stale_index_is_rebuilt_by_itself(engine, settings, tmp_path):
+    local = settings.with_overrides(index_dir=tmp_path)
+    first = ensure_index(local, engine.article, engine.embedder)
+    changed = parse_article(engine.article.text.replace("فلاديفوستوك", "سوتشي"))
+    assert not ArticleIndex.is_fresh(tmp_path / "article", changed, engine.embedder.fingerprint)
+    assert not ArticleIndex.is_fresh(tmp_path / "article", engine.article, "another-embedder")
+    rebuilt = ensure_index(local, changed, engine.embedder)
+    assert any("سوتشي" in c.text for c in rebuilt.chunks)
+    assert not any("سوتشي" in c.text for c in first.chunks)
+    assert ArticleIndex.is_fresh(tmp_path / "article", changed, engine.embedder.fingerprint)
+
+
+def test_corrupt_index_is_rebuilt(engine, settings, tmp_path):
+    local = settings.with_overrides(index_dir=tmp_path)
+    ensure_index(local, engine.article, engine.embedder)
+    (tmp_path / "article" / "dense.faiss").write_bytes(b"garbage")
+    index = ensure_index(local, engine.article, engine.embedder)
+    assert len(index.chunks) == len(engine.index.chunks)
+    assert ArticleIndex.load(tmp_path / "article", engine.article).dense.ntotal == len(index.chunks)
