@@ -11,7 +11,8 @@ from typing import Callable
 
 # Offline by design: never let a library try to reach a model hub, and keep its progress bars quiet.
 for _name, _value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-                      "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "false"}.items():
+                      "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "false",
+                      "PTB_TIMEDELTA": "1"}.items():
     os.environ.setdefault(_name, _value)
 
 from .config import ConfigError, Settings  # noqa: E402

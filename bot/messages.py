@@ -33,6 +33,36 @@ MESSAGES: dict[str, dict[str, str]] = {
     "error": {"en": "Sorry, something went wrong while answering. Please try again.",
               "ar": "عذراً، حدث خطأ أثناء الإجابة. من فضلك حاول مرة أخرى."},
     "summary_title": {"en": "Summary", "ar": "الملخص"},
+    "welcome": {
+        "en": "Hello! I answer questions about one article, from its text only, in Arabic or English.\n"
+              "<b>{title}</b>\nSource: {source}\n\nAsk me, for example: <i>Where are Putin and Kim expected to meet?</i>\n"
+              "Commands: /summary, /sources, /reset, /cancel, /help",
+        "ar": "أهلاً! أجيب عن الأسئلة حول مقال واحد، من نصه فقط، بالعربية أو الإنجليزية.\n"
+              "<b>{title}</b>\nالمصدر: {source}\n\nاسألني مثلاً: <i>أين يتوقع أن يلتقي بوتين وكيم؟</i>\n"
+              "الأوامر: /summary و/sources و/reset و/cancel و/help",
+    },
+    "help": {
+        "en": "Send any question about the article; follow-up questions are understood.\n"
+              "/summary [en|ar] a short summary · /sources passages behind the last answer · "
+              "/reset forget this chat · /cancel drop your waiting question. In groups: mention me, reply to me, or /ask QUESTION.",
+        "ar": "أرسل أي سؤال عن المقال؛ وأفهم أسئلة المتابعة.\n"
+              "/summary ملخص قصير · /sources مصادر الإجابة الأخيرة · /reset مسح المحادثة · /cancel إلغاء سؤالك المنتظر. "
+              "في المجموعات: اذكرني أو رد على رسالتي أو استخدم /ask مع السؤال.",
+    },
+    "queued": {"en": "You are number {position} in line; I will answer as soon as I can.",
+               "ar": "أنت رقم {position} في الدور؛ سأجيبك في أقرب وقت."},
+    "too_many_pending": {"en": "You already have a question waiting. Please wait for its answer before sending another.",
+                         "ar": "لديك سؤال ينتظر الإجابة بالفعل. من فضلك انتظر الإجابة قبل إرسال سؤال آخر."},
+    "busy": {"en": "I am very busy right now. Please try again in a few minutes.",
+             "ar": "أنا مشغول جداً الآن. من فضلك حاول مرة أخرى بعد دقائق."},
+    "not_text": {"en": "I can only read text. Send me a question about the article, or /help.",
+                 "ar": "أستطيع قراءة النص فقط. أرسل لي سؤالاً عن المقال، أو /help."},
+    "not_allowed": {"en": "Sorry, this bot is private.", "ar": "عذراً، هذا البوت خاص."},
+    "cancelled": {"en": "Cancelled.", "ar": "تم الإلغاء."},
+    "nothing_to_cancel": {"en": "There is nothing to cancel.", "ar": "لا يوجد ما يمكن إلغاؤه."},
+    "unknown_command": {"en": "I do not know that command. /help lists what I can do.",
+                        "ar": "لا أعرف هذا الأمر. /help يعرض ما أستطيع فعله."},
+    "sources_footer": {"en": "Sources", "ar": "المصادر"},
     "passage": {"en": "passage", "ar": "المقطع"},
 }
 

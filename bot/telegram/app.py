@@ -1,0 +1,106 @@
+"""Build and run the Telegram Application: long polling, handlers, commands menu, the answer worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from urllib.parse import urlparse
+
+from telegram import BotCommand, Update
+from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CommandHandler, MessageHandler,
+                          filters)
+from telegram.request import HTTPXRequest
+
+from ..config import Settings
+from ..engine import Engine
+from .handlers import (BotContext, ask_command, cancel, help_command, not_text, reset, sources, start,
+                       stats_command, summary, text_message, unknown_command)
+from .queue import FairQueue
+from .store import ChatStore
+
+log = logging.getLogger("articlebot.telegram")
+
+COMMANDS = {
+    "en": [("start", "What this bot knows"), ("help", "How to use it"), ("summary", "A short summary (en|ar)"),
+           ("sources", "Passages behind the last answer"), ("reset", "Forget this chat"),
+           ("cancel", "Drop my waiting question"), ("ask", "Ask a question (in groups)")],
+    "ar": [("start", "ما يعرفه البوت"), ("help", "طريقة الاستخدام"), ("summary", "ملخص قصير"),
+           ("sources", "مصادر الإجابة الأخيرة"), ("reset", "مسح المحادثة"), ("cancel", "إلغاء سؤالي المنتظر"),
+           ("ask", "اطرح سؤالاً (في المجموعات)")],
+}
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def build_application(settings: Settings, engine: Engine, store: ChatStore | None = None) -> Application:
+    store = store or ChatStore(settings.data_dir / "chats.sqlite3")
+    # A local Bot API server (or a test server) on loopback must not go through an HTTP proxy.
+    httpx_kwargs = {"trust_env": False} if _is_loopback(settings.telegram_api_base_url) else None
+    request = HTTPXRequest(connection_pool_size=64, read_timeout=15, write_timeout=15, connect_timeout=10,
+                           httpx_kwargs=httpx_kwargs)
+    updates_request = HTTPXRequest(connection_pool_size=2, read_timeout=40, connect_timeout=10,
+                                   httpx_kwargs=httpx_kwargs)
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_token)
+        .base_url(settings.telegram_api_base_url.rstrip("/"))
+        .base_file_url(settings.telegram_api_base_url.rstrip("/").removesuffix("/bot") + "/file/bot")
+        .request(request)
+        .get_updates_request(updates_request)
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(True)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    queue = FairQueue(settings.max_queue, settings.max_pending_per_user)
+    application.bot_data["ctx"] = BotContext(settings, engine, store, queue)
+    only_new = filters.UpdateType.MESSAGE  # edited messages never cause a second answer
+    application.add_handler(CommandHandler("start", start, filters=only_new))
+    application.add_handler(CommandHandler("help", help_command, filters=only_new))
+    application.add_handler(CommandHandler("summary", summary, filters=only_new))
+    application.add_handler(CommandHandler("sources", sources, filters=only_new))
+    application.add_handler(CommandHandler("reset", reset, filters=only_new))
+    application.add_handler(CommandHandler("cancel", cancel, filters=only_new))
+    application.add_handler(CommandHandler("ask", ask_command, filters=only_new))
+    application.add_handler(CommandHandler("stats", stats_command, filters=only_new))
+    application.add_handler(MessageHandler(only_new & filters.COMMAND, unknown_command))
+    application.add_handler(MessageHandler(only_new & filters.TEXT & ~filters.COMMAND, text_message))
+    application.add_handler(MessageHandler(only_new & ~filters.TEXT & ~filters.StatusUpdate.ALL, not_text))
+    application.add_error_handler(_on_error)
+    return application
+
+
+async def _post_init(application: Application) -> None:
+    ctx: BotContext = application.bot_data["ctx"]
+    for lang, commands in COMMANDS.items():
+        try:
+            await application.bot.set_my_commands([BotCommand(c, d) for c, d in commands],
+                                                  language_code=None if lang == "en" else lang)
+        except Exception as exc:  # noqa: BLE001 - a missing menu must not stop the bot
+            log.warning("event=set_commands_failed lang=%s error=%s", lang, type(exc).__name__)
+    application.bot_data["worker"] = asyncio.create_task(ctx.queue.serve_forever())
+    log.info("event=bot_ready username=%s", application.bot.username)
+
+
+async def _post_shutdown(application: Application) -> None:
+    worker = application.bot_data.get("worker")
+    if worker:
+        worker.cancel()
+    ctx: BotContext = application.bot_data["ctx"]
+    ctx.store.close()
+    log.info("event=bot_stopped answers=%d", ctx.stats.answers)
+
+
+async def _on_error(update: object, context) -> None:
+    log.error("event=handler_error error=%s detail=%s", type(context.error).__name__, context.error)
+
+
+def run_bot(settings: Settings, engine: Engine) -> None:
+    """Long polling until SIGINT/SIGTERM; python-telegram-bot stops taking updates, then shuts down."""
+    application = build_application(settings, engine)
+    log.info("event=bot_starting api=%s", urlparse(settings.telegram_api_base_url).hostname)
+    application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)

@@ -1,0 +1,365 @@
+"""Telegram handlers: small async functions with one job each. They check access, turn updates into
+questions for the fair queue, and deliver what the engine streams. No prompts here."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import time
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Callable, Iterator
+
+from telegram import Message, Update
+from telegram.constants import ChatAction, ChatType
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from ..config import Settings
+from ..engine import Answer, Engine, Turn
+from ..messages import message
+from ..text import clean_text, detect_language
+from .delivery import StreamingReply, rtl, send_html, split_message
+from .queue import FairQueue, Job, QueueFull, TooManyPending
+from .store import ChatStore
+
+log = logging.getLogger("articlebot.telegram")
+
+
+@dataclass
+class Stats:
+    answers: int = 0
+    errors: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    def p50(self) -> float:
+        values = sorted(self.latencies[-500:])
+        return values[len(values) // 2] if values else 0.0
+
+
+@dataclass
+class BotContext:
+    """What the handlers share; stored in application.bot_data['ctx']."""
+
+    settings: Settings
+    engine: Engine
+    store: ChatStore
+    queue: FairQueue
+    stats: Stats = field(default_factory=Stats)
+
+
+def ctx_of(context: ContextTypes.DEFAULT_TYPE) -> BotContext:
+    return context.application.bot_data["ctx"]
+
+
+def user_language(update: Update, store: ChatStore) -> str:
+    """The chat's last question language, else the user's Telegram language, else English."""
+    chat = update.effective_chat
+    known = store.language(chat.id) if chat else None
+    if known in ("ar", "en"):
+        return known
+    code = (update.effective_user.language_code or "") if update.effective_user else ""
+    return "ar" if code.startswith("ar") else "en"
+
+
+def allowed(update: Update, settings: Settings) -> bool:
+    user = update.effective_user
+    chat = update.effective_chat
+    if settings.allowed_users and (user is None or user.id not in settings.allowed_users):
+        if not (settings.allowed_chats and chat and chat.id in settings.allowed_chats):
+            return False
+    if settings.allowed_chats and not settings.allowed_users and (chat is None or chat.id not in settings.allowed_chats):
+        return False
+    return True
+
+
+async def reply(update: Update, text_html: str) -> None:
+    """Reply with HTML, split on sentence ends when longer than one Telegram message allows."""
+    if update.effective_message is None:
+        return
+    for i, part in enumerate(split_message(text_html)):
+        await send_html(update.get_bot(), update.effective_chat.id, part,
+                        update.effective_message.message_id if i == 0 else None)
+
+
+async def check_access(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    ctx = ctx_of(context)
+    if allowed(update, ctx.settings):
+        return True
+    log.info("event=access_denied user=%s chat=%s", update.effective_user.id if update.effective_user else None,
+             update.effective_chat.id if update.effective_chat else None)
+    if update.effective_chat and update.effective_chat.type == ChatType.PRIVATE:
+        await reply(update, message("not_allowed", user_language(update, ctx.store)))
+    return False
+
+
+# ---------------------------------------------------------------------------- commands
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if not await check_access(update, context):
+        return
+    ctx = ctx_of(context)
+    info = ctx.engine.describe()
+    values = {"title": html.escape(info["title"]), "source": html.escape(info["source"])}
+    text = rtl(message("welcome", "ar", **values), "ar") + "\n\n" + message("welcome", "en", **values)
+    await reply(update, text)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if not await check_access(update, context):
+        return
+    await reply(update, rtl(html.escape(message("help", "ar")), "ar") + "\n\n" + html.escape(message("help", "en")))
+
+
+async def reset(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if not await check_access(update, context):
+        return
+    ctx = ctx_of(context)
+    lang = user_language(update, ctx.store)
+    ctx.queue.cancel_chat(update.effective_chat.id)
+    ctx.store.reset(update.effective_chat.id)
+    await reply(update, rtl(message("reset_done", lang), lang))
+
+
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if not await check_access(update, context):
+        return
+    ctx = ctx_of(context)
+    lang = user_language(update, ctx.store)
+    count = ctx.queue.cancel_chat(update.effective_chat.id)
+    await reply(update, rtl(message("cancelled" if count else "nothing_to_cancel", lang), lang))
+
+
+async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if not await check_access(update, context):
+        return
+    ctx = ctx_of(context)
+    lang = user_language(update, ctx.store)
+    ids = ctx.store.last_sources(update.effective_chat.id)
+    chunks = [c for i in ids for c in ctx.engine.index.chunks if c.id == i]
+    if not chunks:
+        await reply(update, rtl(message("no_sources", lang), lang))
+        return
+    lines = [f"<b>{html.escape(message('sources_header', lang))}</b>"]
+    for chunk in chunks:
+        lines.append(f"<b>[{chunk.id + 1}]</b> {html.escape(chunk.text)}")
+    await reply(update, rtl("\n\n".join(lines), "ar"))
+
+
+async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if not await check_access(update, context):
+        return
+    ctx = ctx_of(context)
+    arg = (context.args[0].lower() if context.args else "")
+    lang = arg if arg in ("ar", "en") else user_language(update, ctx.store)
+    await enqueue(update, context, lang, lambda cancel: ctx.engine.stream_summary(lang), question=None)
+
+
+async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/ask QUESTION: the way to ask in a group without mentioning the bot."""
+    question = " ".join(context.args or [])
+    await handle_question(update, context, question)
+
+
+async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    ctx = ctx_of(context)
+    user = update.effective_user
+    if user is None or user.id not in ctx.settings.admins:
+        await unknown_command(update, context)
+        return
+    await reply(update, f"queue: {len(ctx.queue)} waiting, {'1' if ctx.queue.running else '0'} running\n"
+                        f"answers served: {ctx.stats.answers}\nerrors: {ctx.stats.errors}\n"
+                        f"p50 answer time: {ctx.stats.p50():.2f} s")
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if not await check_access(update, context):
+        return
+    if update.effective_chat and update.effective_chat.type != ChatType.PRIVATE:
+        return  # in groups, other bots' commands are none of our business
+    lang = user_language(update, ctx_of(context).store)
+    await reply(update, rtl(message("unknown_command", lang), lang))
+
+
+# ---------------------------------------------------------------------------- messages
+
+async def text_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    msg = update.effective_message
+    if msg is None or msg.text is None:
+        return
+    text = msg.text
+    if update.effective_chat.type != ChatType.PRIVATE:
+        text = addressed_text(msg, context.bot.username, context.bot.id)
+        if text is None:
+            return  # not for us
+    await handle_question(update, context, text)
+
+
+def addressed_text(msg: Message, username: str, bot_id: int) -> str | None:
+    """In groups: the question if the message mentions or replies to the bot, else None."""
+    text = msg.text or ""
+    mention = f"@{username}".lower()
+    if mention in text.lower():
+        start = text.lower().index(mention)
+        return (text[:start] + text[start + len(mention):]).strip()
+    if msg.reply_to_message and msg.reply_to_message.from_user and msg.reply_to_message.from_user.id == bot_id:
+        return text
+    return None
+
+
+async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if update.effective_chat and update.effective_chat.type != ChatType.PRIVATE:
+        return
+    if not await check_access(update, context):
+        return
+    lang = user_language(update, ctx_of(context).store)
+    await reply(update, rtl(message("not_text", lang), lang))
+
+
+async def handle_question(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+    if not await check_access(update, context):
+        return
+    ctx = ctx_of(context)
+    question = clean_text(question).strip()
+    lang = detect_language(question) if question else user_language(update, ctx.store)
+    lang = lang if lang in ("ar", "en") else user_language(update, ctx.store)
+    if not question:
+        await reply(update, rtl(message("empty_question", lang), lang))
+        return
+    if len(question) > ctx.settings.max_message_chars:
+        await reply(update, rtl(message("too_long", lang, length=len(question), limit=ctx.settings.max_message_chars), lang))
+        return
+    chat_id = update.effective_chat.id
+
+    def make_stream(cancel):  # history is read when the job runs, so it includes earlier answers
+        return ctx.engine.stream_answer(question, ctx.store.history(chat_id, ctx.settings.history_turns), cancel)
+
+    await enqueue(update, context, lang, make_stream, question=question)
+
+
+async def enqueue(update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str,
+                  make_stream: Callable, question: str | None) -> None:
+    ctx = ctx_of(context)
+    chat_id = update.effective_chat.id
+    job = Job(user_id=update.effective_user.id if update.effective_user else chat_id, chat_id=chat_id,
+              run=lambda j: answer_job(ctx, context, j),
+              payload={"make_stream": make_stream, "question": question, "lang": lang,
+                       "reply_to": update.effective_message.message_id, "queued_at": time.perf_counter()})
+    try:
+        ahead = ctx.queue.put(job)
+    except TooManyPending:
+        await reply(update, rtl(message("too_many_pending", lang), lang))
+        return
+    except QueueFull:
+        await reply(update, rtl(message("busy", lang), lang))
+        return
+    log.info("event=question_queued chat=%s job=%s ahead=%d", chat_id, job.id, ahead)
+    if ahead > 0:
+        try:
+            job.payload["placeholder"] = await send_html(context.bot, chat_id,
+                                                         rtl(message("queued", lang, position=ahead + 1), lang),
+                                                         job.payload["reply_to"])
+        except TelegramError as exc:
+            log.warning("event=queue_notice_failed chat=%s error=%s", chat_id, exc)
+
+
+async def _typing_loop(bot, chat_id: int) -> None:
+    while True:
+        try:
+            await bot.send_chat_action(chat_id, ChatAction.TYPING)
+        except TelegramError:
+            pass
+        await asyncio.sleep(4.5)
+
+
+async def answer_job(ctx: BotContext, context: ContextTypes.DEFAULT_TYPE, job: Job) -> None:
+    """Run one question (or summary) through the engine and stream it into one Telegram message."""
+    bot = context.bot
+    payload = job.payload
+    lang = payload["lang"]
+    streamer = StreamingReply(bot, job.chat_id, payload["reply_to"], lang, ctx.settings.edit_interval,
+                              payload.get("placeholder"))
+    typing = asyncio.create_task(_typing_loop(bot, job.chat_id))
+    started = time.perf_counter()
+    final: Answer | None = None
+    try:
+        text = ""
+        async with aclosing(iterate_in_thread(lambda: payload["make_stream"](job.cancel))) as stream:
+            async for item in stream:
+                if isinstance(item, Answer):
+                    final = item
+                    break
+                text += item
+                if job.cancel.is_set():
+                    break
+                await streamer.update(text)
+        if job.cancel.is_set():
+            await streamer.finish(html.escape(rtl(message("cancelled", lang), lang)))
+            return
+        assert final is not None
+        record(ctx, job, final)  # state first: a delivery failure must not lose the turn
+        body, footer = format_answer(final)
+        await streamer.finish(body, footer)
+        elapsed = time.perf_counter() - started
+        ctx.stats.answers += 1
+        ctx.stats.latencies.append(elapsed)
+        log.info("event=answer_sent chat=%s job=%s kind=%s first_visible_s=%.2f total_s=%.2f wait_s=%.2f",
+                 job.chat_id, job.id, final.kind, streamer.first_visible_s or 0, elapsed,
+                 started - payload["queued_at"])
+    except Exception as exc:  # noqa: BLE001 - any failure: apologise, log, keep serving
+        ctx.stats.errors += 1
+        log.error("event=answer_failed chat=%s job=%s error=%s", job.chat_id, job.id, type(exc).__name__)
+        try:
+            await streamer.finish(html.escape(rtl(message("error", lang), lang)))
+        except Exception:  # noqa: BLE001
+            log.error("event=apology_failed chat=%s job=%s", job.chat_id, job.id)
+    finally:
+        typing.cancel()
+
+
+def format_answer(answer: Answer) -> tuple[str, str]:
+    """(escaped body, footer with the cited passage numbers) as Telegram HTML."""
+    body = html.escape(rtl(answer.text, answer.language))
+    footer = ""
+    if answer.kind in ("answer", "summary") and answer.sources:
+        numbers = " ".join(f"[{h.chunk.id + 1}]" for h in answer.sources[:6])
+        footer = f"\n\n<i>{html.escape(message('sources_footer', answer.language))}: {numbers} · /sources</i>"
+    return body, footer
+
+
+def record(ctx: BotContext, job: Job, answer: Answer) -> None:
+    chunk_ids = [h.chunk.id for h in answer.sources]
+    question = job.payload["question"]
+    if question is None:  # a summary: its sources become /sources, but it is not a conversation turn
+        ctx.store.set_sources(job.chat_id, answer.language, chunk_ids)
+    elif answer.kind in ("answer", "refusal", "unconfirmed"):
+        ctx.store.add_turn(job.chat_id, Turn(question, answer.text, answer.language, chunk_ids))
+
+
+async def iterate_in_thread(make_iterator: Callable[[], Iterator]) -> AsyncIterator:
+    """Consume a blocking iterator (the LLM stream) in a worker thread without blocking the event loop."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+    done = object()
+
+    def work() -> None:
+        try:
+            for item in make_iterator():
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+        except BaseException as exc:  # noqa: BLE001 - handed to the event loop side
+            loop.call_soon_threadsafe(queue.put_nowait, exc)
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, done)
+
+    worker = loop.run_in_executor(None, work)
+    try:
+        while True:
+            item = await queue.get()
+            if item is done:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        await worker

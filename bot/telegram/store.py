@@ -1,0 +1,100 @@
+"""Chat state in SQLite: bounded history and the last answer's sources per chat, one transaction per turn.
+
+WAL mode so readers never block the writer; survives restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from ..engine import Turn
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS turns (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_id INTEGER NOT NULL,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    language TEXT NOT NULL,
+    chunk_ids TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS turns_chat ON turns (chat_id, id);
+CREATE TABLE IF NOT EXISTS chats (
+    chat_id INTEGER PRIMARY KEY,
+    language TEXT,
+    last_sources TEXT NOT NULL DEFAULT '[]'
+);
+"""
+
+
+class ChatStore:
+    def __init__(self, path: Path, max_turns: int = 20) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.max_turns = max_turns
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def history(self, chat_id: int, limit: int) -> list[Turn]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT question, answer, language, chunk_ids FROM turns WHERE chat_id=? ORDER BY id DESC LIMIT ?",
+                (chat_id, limit)).fetchall()
+        return [Turn(q, a, lang, json.loads(ids)) for q, a, lang, ids in reversed(rows)]
+
+    def add_turn(self, chat_id: int, turn: Turn) -> None:
+        """Append a turn, remember its sources and trim old turns: all or nothing."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT INTO turns (chat_id, question, answer, language, chunk_ids, created) VALUES (?,?,?,?,?,?)",
+                    (chat_id, turn.question, turn.answer, turn.language, json.dumps(turn.chunk_ids), time.time()))
+                self._set_chat(chat_id, turn.language, turn.chunk_ids)
+                self._db.execute(
+                    "DELETE FROM turns WHERE chat_id=? AND id NOT IN "
+                    "(SELECT id FROM turns WHERE chat_id=? ORDER BY id DESC LIMIT ?)",
+                    (chat_id, chat_id, self.max_turns))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def set_sources(self, chat_id: int, language: str, chunk_ids: list[int]) -> None:
+        with self._lock:
+            self._set_chat(chat_id, language, chunk_ids)
+
+    def _set_chat(self, chat_id: int, language: str, chunk_ids: list[int]) -> None:
+        self._db.execute(
+            "INSERT INTO chats (chat_id, language, last_sources) VALUES (?,?,?) "
+            "ON CONFLICT(chat_id) DO UPDATE SET language=excluded.language, last_sources=excluded.last_sources",
+            (chat_id, language, json.dumps(chunk_ids)))
+
+    def last_sources(self, chat_id: int) -> list[int]:
+        with self._lock:
+            row = self._db.execute("SELECT last_sources FROM chats WHERE chat_id=?", (chat_id,)).fetchone()
+        return json.loads(row[0]) if row else []
+
+    def language(self, chat_id: int) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT language FROM chats WHERE chat_id=?", (chat_id,)).fetchone()
+        return row[0] if row else None
+
+    def reset(self, chat_id: int) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM turns WHERE chat_id=?", (chat_id,))
+            self._db.execute("UPDATE chats SET last_sources='[]' WHERE chat_id=?", (chat_id,))
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

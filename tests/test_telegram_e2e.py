@@ -1,0 +1,270 @@
+"""The real python-telegram-bot Application, over HTTP, against the fake Bot API server, with the real
+engine (small LLM). Only Telegram's servers are faked."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+
+import pytest
+import pytest_asyncio
+
+from bot.telegram.app import build_application
+from bot.telegram.delivery import RLM, StreamingReply
+from bot.telegram.store import ChatStore
+from bot.text import arabic_ratio
+from fake_telegram import BOT_USERNAME, FakeTelegram
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+QUEUE_NOTICE = ("in line", "في الدور")
+
+
+def is_final(sent) -> bool:
+    text = sent.final_text
+    return not text.endswith("▌") and not any(n in text for n in QUEUE_NOTICE)
+
+
+async def answer_to(fake: FakeTelegram, user_message: dict, timeout: float = 120):
+    chat_id = user_message["chat"]["id"]
+    message_id = user_message["message_id"]
+
+    def done():
+        replies = [m for m in fake.replies_to(chat_id, message_id) if is_final(m)]
+        return replies[0] if replies else None
+
+    return await fake.wait_for(done, timeout)
+
+
+async def start_app(fake: FakeTelegram, settings, engine, data_dir, **overrides):
+    settings = settings.with_overrides(telegram_token=fake.token, telegram_api_base_url=fake.base_url,
+                                       data_dir=data_dir, edit_interval=0.3, **overrides)
+    app = build_application(settings, engine, ChatStore(data_dir / "chats.sqlite3"))
+    await app.initialize()
+    await app.post_init(app)
+    await app.start()
+    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    return app
+
+
+async def stop_app(app) -> None:
+    await app.updater.stop()
+    await app.stop()
+    await app.shutdown()
+    await app.post_shutdown(app)
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def fake():
+    server = FakeTelegram()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("botdata")
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def app(fake, settings, engine, data_dir):
+    application = await start_app(fake, settings, engine, data_dir)
+    yield application
+    await stop_app(application)
+
+
+async def test_commands_are_registered_in_both_languages(app, fake):
+    await fake.wait_for(lambda: None in fake.commands and "ar" in fake.commands, 10)
+    names = {c["command"] for c in fake.commands[None]}
+    assert {"start", "help", "summary", "sources", "reset", "cancel"} <= names
+    assert any("ملخص" in c["description"] for c in fake.commands["ar"])
+
+
+async def test_start_shows_title_and_source_in_both_languages(app, fake):
+    msg = fake.user_message(101, "/start")
+    reply = await answer_to(fake, msg)
+    assert "نقلة روسيّة" in reply.text and "الأخبار" in reply.text
+    assert "Hello" in reply.text and "أهلاً" in reply.text
+    assert reply.parse_mode == "HTML"
+
+
+async def test_arabic_question_answered_in_arabic_with_sources(app, fake):
+    msg = fake.user_message(102, "أين يتوقع أن يلتقي بوتين وكيم؟", language_code="en")
+    reply = await answer_to(fake, msg)
+    body = reply.final_text.split("\n\n")[0]
+    assert body.startswith(RLM)
+    assert arabic_ratio(body) > 0.5
+    assert (102, "typing") in fake.actions
+
+
+async def test_english_question_answered_in_english(app, fake):
+    msg = fake.user_message(103, "Who is Adrian Watson?", language_code="ar")
+    reply = await answer_to(fake, msg)
+    body = reply.final_text.split("\n\n")[0]
+    assert arabic_ratio(body) < 0.5 and not body.startswith(RLM)
+
+
+async def test_follow_up_uses_history_and_sources_show_the_passages(app, fake):
+    first = fake.user_message(104, "Which Russian minister visited Pyongyang in July?")
+    await answer_to(fake, first)
+    follow = fake.user_message(104, "Who went with him?")
+    await answer_to(fake, follow)
+    store: ChatStore = app.bot_data["ctx"].store
+    history = store.history(104, 10)
+    assert [t.question for t in history] == ["Which Russian minister visited Pyongyang in July?", "Who went with him?"]
+    sources = fake.user_message(104, "/sources")
+    reply = await answer_to(fake, sources)
+    assert "كريفوروتشكو" in reply.text, "the follow-up found the passage naming Shoigu's companion"
+
+
+async def test_summary_then_sources_split_over_several_messages(app, fake):
+    msg = fake.user_message(105, "/summary en")
+    reply = await answer_to(fake, msg, timeout=180)
+    assert len(reply.final_text) > 40
+    again = fake.user_message(105, "/summary en")
+    cached = await answer_to(fake, again, timeout=10)
+    assert cached.final_text == reply.final_text
+    sources = fake.user_message(105, "/sources")
+    first_part = await answer_to(fake, sources)
+    await asyncio.sleep(1.0)
+    parts = [m.text for m in fake.to_chat(105) if m.message_id >= first_part.message_id]
+    assert len(parts) >= 2, "the passages of the whole article do not fit one message"
+    assert all(len(t) <= 4096 for t in parts)
+    assert "[1]" in parts[0] and "الأخبار" not in parts[-1]
+
+
+async def test_reset_forgets_the_chat(app, fake):
+    msg = fake.user_message(106, "Who is Adrian Watson?")
+    await answer_to(fake, msg)
+    store: ChatStore = app.bot_data["ctx"].store
+    assert store.history(106, 10)
+    reset = fake.user_message(106, "/reset")
+    reply = await answer_to(fake, reset)
+    assert "forgotten" in reply.text
+    assert store.history(106, 10) == [] and store.last_sources(106) == []
+
+
+async def test_429_is_retried_after_retry_after(app, fake):
+    fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    msg = fake.user_message(107, "/help")
+    reply = await answer_to(fake, msg, timeout=30)
+    assert "/summary" in reply.text
+    statuses = [m for m, _ in fake.calls if m == "sendMessage"]
+    assert len(statuses) >= 2
+
+
+async def test_rejected_html_is_resent_as_plain_text(app, fake):
+    fake.fail_next("sendMessage", 400, "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 3")
+    msg = fake.user_message(108, "/start")
+    reply = await answer_to(fake, msg, timeout=30)
+    assert reply.parse_mode is None
+    assert "<b>" not in reply.text and "نقلة روسيّة" in reply.text
+
+
+async def test_sticker_photo_voice_get_a_short_note(app, fake):
+    for extra in ({"sticker": {"file_id": "s", "file_unique_id": "s", "type": "regular", "width": 1, "height": 1,
+                               "is_animated": False, "is_video": False}},
+                  {"photo": [{"file_id": "p", "file_unique_id": "p", "width": 1, "height": 1}]},
+                  {"location": {"latitude": 1.0, "longitude": 2.0}}):
+        msg = fake.user_message(109, None, extra=extra)
+        reply = await answer_to(fake, msg, timeout=30)
+        assert "only read text" in reply.text
+
+
+async def test_too_long_and_unknown_command(app, fake):
+    msg = fake.user_message(110, "Why? " * 500)
+    reply = await answer_to(fake, msg, timeout=30)
+    assert "too long" in reply.text and "2000" in reply.text
+    msg = fake.user_message(110, "/frobnicate")
+    reply = await answer_to(fake, msg, timeout=30)
+    assert "do not know that command" in reply.text
+
+
+async def test_edited_message_does_not_cause_a_second_answer(app, fake):
+    msg = fake.user_message(111, "Who won the elections in Brazil?")
+    reply = await answer_to(fake, msg)
+    assert "does not say" in reply.final_text
+    fake.user_message(111, "Who won the elections in Brazil??", edited=True, extra={"message_id": msg["message_id"]})
+    await asyncio.sleep(2.0)
+    assert len(fake.to_chat(111)) == 1
+
+
+async def test_two_users_at_once_both_answered_and_queue_notice_seen(app, fake):
+    a = fake.user_message(112, "What did the United States do at Camp David?")
+    b = fake.user_message(113, "ما موقف الصين من التقارب الروسي الكوري؟")
+    first, second = await asyncio.gather(answer_to(fake, a, 180), answer_to(fake, b, 180))
+    assert first.final_text and second.final_text
+    notices = [m for m in fake.sent.values() if m.chat_id in (112, 113) and any(n in m.text for n in QUEUE_NOTICE)]
+    assert notices, "the second user was told their place in line"
+
+
+async def test_one_user_cannot_flood_the_queue(app, fake):
+    messages = [fake.user_message(114, f"Question number {i} about Kim and Putin?") for i in range(4)]
+    await fake.wait_for(lambda: any("already have a question waiting" in m.text for m in fake.to_chat(114)), 60)
+    for msg in messages[:2]:
+        await answer_to(fake, msg, 180)
+
+
+async def test_group_messages_need_a_mention_reply_or_ask(app, fake):
+    silent = fake.user_message(115, "Where are Putin and Kim expected to meet?", chat_id=-500, chat_type="group")
+    await asyncio.sleep(2.0)
+    assert fake.replies_to(-500, silent["message_id"]) == []
+    mentioned = fake.user_message(115, f"@{BOT_USERNAME} Where are Putin and Kim expected to meet?",
+                                  chat_id=-500, chat_type="group")
+    assert await answer_to(fake, mentioned)
+    asked = fake.user_message(116, "/ask Who is Adrian Watson?", chat_id=-500, chat_type="group")
+    assert await answer_to(fake, asked)
+
+
+async def test_long_answers_split_on_sentence_boundaries(app, fake):
+    """The streaming reply used for answers, against the fake server: a 9,000-character final text."""
+    sentence = "هذه جملة طويلة من جمل المقال تنتهي بنقطة. "
+    text = html.escape(sentence * 220)
+    streamer = StreamingReply(app.bot, 120, None, "ar", interval=0.0)
+    await streamer.update("بداية")
+    ids = await streamer.finish(text, "\n\n<i>Sources: [1]</i>")
+    assert len(ids) == 3
+    parts = [fake.sent[i].final_text for i in ids]
+    assert all(len(p) <= 4096 for p in parts)
+    assert all(p.rstrip().endswith(".") for p in parts[:-1])
+    assert parts[-1].endswith("</i>")
+
+
+async def test_allowlist_refuses_politely_and_does_nothing_else(fake, settings, engine, tmp_path):
+    private_fake = FakeTelegram()
+    await private_fake.start()
+    application = await start_app(private_fake, settings, engine, tmp_path, allowed_users=frozenset({1}))
+    try:
+        msg = private_fake.user_message(2, "Where are Putin and Kim expected to meet?")
+        reply = await answer_to(private_fake, msg, 30)
+        assert "private" in reply.text
+        await asyncio.sleep(1.0)
+        assert len(private_fake.to_chat(2)) == 1
+        assert not [a for a in private_fake.actions if a[0] == 2], "no work was started for a refused user"
+    finally:
+        await stop_app(application)
+        await private_fake.stop()
+
+
+async def test_restart_keeps_the_chat_history(settings, engine, tmp_path):
+    server = FakeTelegram()
+    await server.start()
+    try:
+        application = await start_app(server, settings, engine, tmp_path)
+        msg = server.user_message(130, "Who is Adrian Watson?")
+        await answer_to(server, msg)
+        await stop_app(application)
+        application = await start_app(server, settings, engine, tmp_path)
+        try:
+            history = application.bot_data["ctx"].store.history(130, 10)
+            assert [t.question for t in history] == ["Who is Adrian Watson?"]
+            sources = server.user_message(130, "/sources")
+            reply = await answer_to(server, sources, 30)
+            assert "واتسون" in reply.text
+            await asyncio.sleep(1.5)
+            assert len(server.replies_to(130, msg["message_id"])) == 1, "old updates are not answered twice"
+        finally:
+            await stop_app(application)
+    finally:
+        await server.stop()
