@@ -268,3 +268,23 @@ async def test_restart_keeps_the_chat_history(settings, engine, tmp_path):
             await stop_app(application)
     finally:
         await server.stop()
+
+
+async def test_llm_failure_gets_an_apology_and_the_bot_keeps_serving(fake, settings, engine, tmp_path):
+    """A question too long for the model's context makes llama.cpp refuse it: a real engine error."""
+    server = FakeTelegram()
+    await server.start()
+    application = await start_app(server, settings, engine, tmp_path, max_message_chars=100_000)
+    try:
+        huge = engine.article.body * 3  # on topic, so it passes retrieval, but ~9,000 tokens
+        msg = server.user_message(140, huge)
+        reply = await answer_to(server, msg, 120)
+        assert "حدث خطأ" in reply.final_text  # the apology, in the language of the (Arabic) question
+        after = server.user_message(140, "/help")
+        assert "/summary" in (await answer_to(server, after, 30)).text
+        again = server.user_message(140, "Who won the elections in Brazil?")
+        assert "does not say" in (await answer_to(server, again, 60)).final_text
+        assert application.bot_data["ctx"].stats.errors == 1
+    finally:
+        await stop_app(application)
+        await server.stop()
