@@ -75,7 +75,7 @@ class Settings:
     history_turns: int = 6
     retrieval: str = "hybrid"  # hybrid | dense | lexical
     prompt_mode: str = "auto"  # auto | article | retrieval
-    min_similarity: float = 0.2  # below this best dense similarity the article is taken not to cover it
+    min_similarity: float = 0.15  # below this best dense similarity the article is taken not to cover it
     telegram_token: str = field(default="", repr=False)
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     allowed_users: frozenset[int] = frozenset()

@@ -20,13 +20,13 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .config import Settings
-from .faithfulness import quote_support, split_quoted, unsupported_numbers
+from .faithfulness import unsupported_numbers
 from .llm import GenerationStats, LocalLLM
 from .messages import bilingual, message
 from .models import resolve_model_path
 from .prompts import Prompts
 from .retrieval import ArticleIndex, Embedder, Hit
-from .text import Article, arabic_ratio, chunk_core_text, clean_text, detect_language, load_article
+from .text import Article, answer_language_ok, arabic_ratio, chunk_core_text, clean_text, detect_language, load_article
 
 log = logging.getLogger("articlebot.engine")
 
@@ -37,8 +37,9 @@ _FOLLOW_UP_EN = re.compile(
     re.I,
 )
 _FOLLOW_UP_AR = re.compile(r"^(و|ف|ثم|ماذا عن)|\b(هو|هي|هم|هما|ذلك|تلك|هناك|هنا|هذا|هذه)\b|\w+(ه|ها|هم|هما)\b")
-QUOTE_SUPPORT_MIN = 0.7  # share of a quoted sentence's words that must occur in one passage
-ANSWER_RESERVE_TOKENS = 700  # room kept for history, passage numbers and the question
+ANSWER_RESERVE_TOKENS = 700
+MAX_SOURCES = 3
+SOURCE_MARGIN = 0.08  # keep passages this close to the best-supporting one  # room kept for history, passage numbers and the question
 
 
 @dataclass
@@ -222,22 +223,19 @@ class Engine:
         if not text or (kind == "answer" and (shown + held).lstrip().startswith(SENTINEL)):
             yield Answer(message("not_in_article", lang), lang, "refusal", hits, timings, query)
             return
-        sources = self._cited_sources(text, hits)
+        if kind == "summary":  # a summary rests on the whole article
+            sources, text = hits, _CITATION.sub("", text).strip()
+        else:  # the citations shown are the verified sources, not the model's guesses
+            sources = self._cited_sources(text, hits)
+            text = _CITATION.sub("", text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in sources)
         if kind == "answer":
             text, kind = self._faithful(text, lang)
-        if kind == "answer" and not _language_ok(text.split("\n\n«")[0], lang):
+        if kind == "answer" and not answer_language_ok(text, lang):
             log.warning("event=answer_language_mismatch expected=%s arabic_ratio=%.2f", lang, arabic_ratio(text))
         yield Answer(text, lang, kind, sources, timings, query)
 
     def _faithful(self, text: str, lang: str) -> tuple[str, str]:
-        """Apply the faithfulness checks; an answer that fails them becomes an honest 'cannot confirm'."""
-        quoted = split_quoted(text) if lang == "en" else None
-        if quoted is not None:
-            support = quote_support(quoted.quote, [c.text for c in self.index.chunks])
-            if support < QUOTE_SUPPORT_MIN:
-                log.info("event=answer_unconfirmed reason=quote_not_in_article support=%.2f", support)
-                return message("unconfirmed", lang), "unconfirmed"
-            text = f"{quoted.answer or quoted.quote}\n\n«{quoted.quote}»" if quoted.answer else quoted.quote
+        """An answer with a number the article never writes becomes an honest 'cannot confirm'."""
         invented = unsupported_numbers(text, self.article.text)
         if invented:
             log.info("event=answer_unconfirmed reason=numbers_not_in_article numbers=%s", sorted(invented))
@@ -245,14 +243,26 @@ class Engine:
         return text, "answer"
 
     def _cited_sources(self, text: str, hits: list[Hit]) -> list[Hit]:
-        """Passages the answer cites, in citation order; the retrieved ones if it cites none."""
+        """The passages that support the answer, best first.
+
+        A small model's [n] citations are often wrong, so they are only candidates: the answer itself is
+        embedded and compared with the cited and the retrieved passages; those closest to it are kept.
+        """
         by_id = {h.chunk.id: h for h in hits}
-        cited: list[Hit] = []
         for number in _CITATION.findall(text):
             cid = int(number) - 1
-            if 0 <= cid < len(self.index.chunks) and all(h.chunk.id != cid for h in cited):
-                cited.append(by_id.get(cid) or Hit(self.index.chunks[cid], 0.0, None, None))
-        return cited or hits
+            if 0 <= cid < len(self.index.chunks) and cid not in by_id:
+                by_id[cid] = Hit(self.index.chunks[cid], 0.0, None, None)
+        plain = _CITATION.sub("", text).strip()
+        if not plain or not by_id:
+            return hits
+        vector = self.embedder.encode_queries([plain])[0]
+        similarity = self.index.dense_similarity(vector)
+        ranked = sorted(by_id, key=lambda cid: -similarity[cid])
+        best = similarity[ranked[0]]
+        keep = [cid for cid in ranked[:MAX_SOURCES] if similarity[cid] >= best - SOURCE_MARGIN]
+        return [Hit(by_id[cid].chunk, float(similarity[cid]), by_id[cid].dense_rank, by_id[cid].lexical_rank)
+                for cid in keep]
 
     # ---------------------------------------------------------------- summary
 
@@ -343,11 +353,6 @@ def standalone_query(question: str, history: list[Turn]) -> str:
     if not history or not is_follow_up(question):
         return question
     return f"{history[-1].question} {question}"
-
-
-def _language_ok(text: str, lang: str) -> bool:
-    ratio = arabic_ratio(_CITATION.sub("", text))
-    return ratio >= 0.5 if lang == "ar" else ratio <= 0.5
 
 
 def _shorten(text: str, limit: int) -> str:

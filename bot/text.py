@@ -100,6 +100,13 @@ def detect_language(text: str) -> str:
     return "en"
 
 
+def answer_language_ok(text: str, lang: str) -> bool:
+    """Is an answer written in `lang`? English answers may carry Arabic names (the prompt asks for the
+    article's spelling), so for English it is enough that a good share of the letters are Latin."""
+    ratio = arabic_ratio(re.sub(r"\[\d+\]", "", text))
+    return ratio >= 0.5 if lang == "ar" else ratio <= 0.7
+
+
 def arabic_ratio(text: str) -> float:
     letters = [c for c in text if c.isalpha()]
     if not letters:
