@@ -143,10 +143,10 @@ def _stream_to(out, stream) -> object:
     shown = ""
     for item in stream:
         if isinstance(item, Answer):
-            if item.text.strip() != shown.strip():
-                if shown:
-                    out.write("\n↳ ")
-                out.write(item.text)
+            if shown.strip() and item.text.startswith(shown):
+                out.write(item.text[len(shown):])  # the verified citations
+            elif item.text.strip() != shown.strip():
+                out.write(("\n↳ " if shown else "") + item.text)  # a checked answer replaced the stream
             out.write("\n")
             out.flush()
             return item

@@ -13,6 +13,7 @@ import os
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -25,13 +26,15 @@ from .llm import GenerationStats, LocalLLM
 from .messages import bilingual, message
 from .models import resolve_model_path
 from .prompts import Prompts
-from .retrieval import ArticleIndex, Embedder, Hit
-from .text import Article, answer_language_ok, arabic_ratio, chunk_core_text, clean_text, detect_language, load_article
+from .retrieval import CHUNK_MAX_CHARS, ArticleIndex, Embedder, Hit
+from .text import (Article, Chunk, answer_language_ok, arabic_ratio, chunk_article, chunk_core_text, clean_text,
+                   detect_language, load_article)
 
 log = logging.getLogger("articlebot.engine")
 
 SENTINEL = "NOT_IN_ARTICLE"
 _CITATION = re.compile(r"\[(\d{1,3})\]")
+_PARTIAL_CITATION = re.compile(r"\[\d{0,3}$")
 _FOLLOW_UP_EN = re.compile(
     r"^(and|but|so|also|what about|how about|then)\b|\b(he|she|him|her|his|hers|it|its|they|them|their|there|that|this|those|these)\b",
     re.I,
@@ -80,10 +83,7 @@ class Engine:
         self.llm = llm
         self.prompts = prompts
         self._summary_lock = threading.Lock()
-        self.mode = "article"
-        self._system = ""
-        self._prefix: list[int] = []
-        self._choose_mode()
+        self.mode, self._prefix, self._system = choose_prompt(settings, prompts, llm, article, index.chunks)
 
     # ---------------------------------------------------------------- construction
 
@@ -96,31 +96,25 @@ class Engine:
             raise EngineError(str(exc)) from None
         llm_path = resolve_model_path(settings, settings.llm_model, "gguf")  # fail fast, before slow loads
         embed_path = resolve_model_path(settings, settings.embed_model, "embed")
-        progress("loading the embedding model ...")
-        embedder = Embedder(embed_path, settings.threads)
-        index = ensure_index(settings, article, embedder, progress)
-        progress("loading the language model ...")
-        llm = LocalLLM(llm_path, n_ctx=settings.n_ctx,
-                       threads=settings.threads, state_dir=settings.cache_dir / "states")
-        engine = cls(settings, article, index, embedder, llm, Prompts(settings.prompts_dir))
-        progress("preparing the article prompt (slow only the first time) ...")
-        engine.warm()
+        prompts = Prompts(settings.prompts_dir)
+        # The two slow loads are independent, so they overlap: the embedder and index in one thread, the
+        # LLM and its article prefix in another (chunking needs no embeddings, so the prefix is known early).
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="load") as pool:
+            progress("loading the embedding model and the language model ...")
+            embedder_future = pool.submit(Embedder, embed_path, settings.threads)
+            llm = LocalLLM(llm_path, n_ctx=settings.n_ctx, threads=settings.threads,
+                           state_dir=settings.cache_dir / "states")
+            _, prefix, _ = choose_prompt(settings, prompts, llm, article, chunk_article(article, CHUNK_MAX_CHARS))
+            progress("preparing the article prompt (slow only the first time) ...")
+            warm_future = pool.submit(llm.warm_prefix, prefix)
+            embedder = embedder_future.result()
+            index = ensure_index(settings, article, embedder, progress)
+            warm_future.result()
+        engine = cls(settings, article, index, embedder, llm, prompts)
+        engine.warm()  # no work when the index's chunks gave the same prefix
         log.info("event=engine_ready mode=%s chunks=%d prefix_tokens=%d seconds=%.2f", engine.mode,
                  len(index.chunks), len(engine._prefix), time.perf_counter() - started)
         return engine
-
-    def _choose_mode(self) -> None:
-        """Whole article as a cached prefix when it fits the context, else retrieved passages only."""
-        passages = "\n".join(f"[{c.id + 1}] {chunk_core_text(self.article, c)}" for c in self.index.chunks)
-        system = self.prompts.fill("system_article", title=self.article.title, source=self.article.source, passages=passages)
-        prefix, _ = self.llm.render(system, "x")
-        budget = self.llm.n_ctx - self.settings.max_answer_tokens - ANSWER_RESERVE_TOKENS
-        forced = self.settings.prompt_mode
-        if forced == "retrieval" or (forced != "article" and len(prefix) > budget):
-            self.mode = "retrieval"
-            system = self.prompts.fill("system_retrieval", title=self.article.title, source=self.article.source)
-            prefix, _ = self.llm.render(system, "x")
-        self._system, self._prefix = system, prefix
 
     def warm(self) -> float:
         return self.llm.warm_prefix(self._prefix)
@@ -200,27 +194,25 @@ class Engine:
         system = self._system
         _, suffix = self.llm.render(system, suffix_text)
         stats = GenerationStats()
-        held = ""  # text held back while it may still turn out to be the refusal sentinel
-        shown = ""
+        raw = ""
+        sent = 0  # characters of visible text already yielded
         for piece in self.llm.stream(self._prefix, suffix, max_tokens, self.settings.temperature, stats, cancel):
-            if not shown and not held and not piece.strip():
-                continue
-            held += piece
-            candidate = held.lstrip()
-            if not shown and (SENTINEL.startswith(candidate) or candidate.startswith(SENTINEL)):
-                continue
-            if SENTINEL in held:
+            raw += piece
+            body = raw.lstrip()
+            if SENTINEL.startswith(body) or body.startswith(SENTINEL):
+                continue  # may still be (or is) the refusal sentinel: show nothing yet
+            if SENTINEL in raw:
                 break  # the model gave up mid-answer; we keep what it said before
-            emitted = candidate if not shown else held
-            shown += emitted
-            held = ""
-            yield emitted
-        text = (shown + held).replace(SENTINEL, "").strip()
+            visible = _visible(body)
+            if len(visible) > sent:
+                yield visible[sent:]
+                sent = len(visible)
+        text = raw.replace(SENTINEL, "").strip()
         timings.update(first_token_s=round(stats.first_token_s + timings.get("retrieval_s", 0), 4),
                        generation_s=round(stats.total_s, 4), total_s=round(time.perf_counter() - started, 4),
                        prompt_tokens=stats.prompt_tokens, evaluated_tokens=stats.evaluated_tokens,
                        completion_tokens=stats.completion_tokens)
-        if not text or (kind == "answer" and (shown + held).lstrip().startswith(SENTINEL)):
+        if not text or (kind == "answer" and raw.lstrip().startswith(SENTINEL)):
             yield Answer(message("not_in_article", lang), lang, "refusal", hits, timings, query)
             return
         if kind == "summary":  # a summary rests on the whole article
@@ -340,6 +332,22 @@ def ensure_index(settings: Settings, article: Article, embedder: Embedder,
     return index
 
 
+def choose_prompt(settings: Settings, prompts: Prompts, llm: LocalLLM, article: Article,
+                  chunks: list[Chunk]) -> tuple[str, list[int], str]:
+    """(mode, prefix tokens, system text): the whole article as a cached prefix when it fits the
+    context with room for a question and an answer, else instructions only (retrieved passages go
+    into each question)."""
+    passages = "\n".join(f"[{c.id + 1}] {chunk_core_text(article, c)}" for c in chunks)
+    system = prompts.fill("system_article", title=article.title, source=article.source, passages=passages)
+    prefix, _ = llm.render(system, "x")
+    budget = llm.n_ctx - settings.max_answer_tokens - ANSWER_RESERVE_TOKENS
+    if settings.prompt_mode == "retrieval" or (settings.prompt_mode != "article" and len(prefix) > budget):
+        system = prompts.fill("system_retrieval", title=article.title, source=article.source)
+        prefix, _ = llm.render(system, "x")
+        return "retrieval", prefix, system
+    return "article", prefix, system
+
+
 def is_follow_up(question: str) -> bool:
     words = question.split()
     if len(words) <= 4:
@@ -353,6 +361,12 @@ def standalone_query(question: str, history: list[Turn]) -> str:
     if not history or not is_follow_up(question):
         return question
     return f"{history[-1].question} {question}"
+
+
+def _visible(text: str) -> str:
+    """What may be shown while streaming: the model's own [n] markers are dropped (the final answer
+    carries verified ones), and a marker still being written is held back."""
+    return _PARTIAL_CITATION.sub("", _CITATION.sub("", text))
 
 
 def _shorten(text: str, limit: int) -> str:
