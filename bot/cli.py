@@ -66,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--json", action="store_true")
     _add_engine_flags(summary)
 
+    evaluate = sub.add_parser("eval", help="score answers on the evaluation set (tests/eval/eval_set.json)")
+    evaluate.add_argument("--set", dest="eval_set", type=Path, default=Path(__file__).resolve().parent.parent / "tests" / "eval" / "eval_set.json")
+    evaluate.add_argument("--types", help="comma-separated: fact, refusal, followup, summary")
+    evaluate.add_argument("--limit", type=int, help="only the first N items")
+    evaluate.add_argument("--out", type=Path, help="write the results as JSON here")
+    _add_engine_flags(evaluate)
+
     telegram = sub.add_parser("telegram", help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
     _add_engine_flags(telegram)
 
@@ -230,6 +237,24 @@ def cmd_chat(args: argparse.Namespace, settings: Settings, input_fn: Callable[[s
                 history = history[-settings.history_turns:] if settings.history_turns else []
 
 
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from .evaluation import format_table, load_items, progress_bar, run_eval, summarize
+
+    if not args.eval_set.is_file():
+        raise UserError(f"evaluation set not found: {args.eval_set}")
+    types = {t.strip() for t in args.types.split(",")} if args.types else None
+    items = load_items(args.eval_set, types, args.limit)
+    engine = _engine(settings)
+    results = run_eval(engine, items, progress_bar)
+    summary = summarize(results)
+    print(format_table(summary, f"{engine.llm.path.name} ({len(items)} items)"))
+    if args.out:
+        args.out.write_text(json.dumps({"model": engine.llm.path.name, "summary": summary,
+                                        "items": [r.__dict__ for r in results]}, ensure_ascii=False, indent=1),
+                            encoding="utf-8")
+    return 0
+
+
 def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.telegram_token:
         raise UserError("TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and export it")
@@ -250,14 +275,14 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = _settings(args)
-        quiet = args.command in ("ask", "chat", "summary") and not getattr(args, "log_level", None) \
+        quiet = args.command in ("ask", "chat", "summary", "eval") and not getattr(args, "log_level", None) \
             and "ARTICLEBOT_LOG_LEVEL" not in os.environ
         setup_logging("WARNING" if quiet else settings.log_level, [settings.telegram_token])
         command = args.command
         if command == "start":
             command = "telegram" if settings.telegram_token else "chat"
         handler = {"models": cmd_models, "index": cmd_index, "ask": cmd_ask, "chat": cmd_chat,
-                   "summary": cmd_summary, "telegram": cmd_telegram}[command]
+                   "summary": cmd_summary, "eval": cmd_eval, "telegram": cmd_telegram}[command]
         return handler(args, settings)
     except (UserError, ConfigError, ModelError, EngineError, LLMError, PromptError, IndexProblem) as exc:
         print(f"articlebot: error: {exc}", file=sys.stderr)

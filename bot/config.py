@@ -69,7 +69,7 @@ class Settings:
     threads: int = max(1, os.cpu_count() or 1)
     n_ctx: int = 8192
     top_k: int = 4
-    max_answer_tokens: int = 320
+    max_answer_tokens: int = 200
     max_summary_tokens: int = 400
     temperature: float = 0.1
     history_turns: int = 6

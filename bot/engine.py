@@ -35,6 +35,7 @@ log = logging.getLogger("articlebot.engine")
 SENTINEL = "NOT_IN_ARTICLE"
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 _PARTIAL_CITATION = re.compile(r"\[\d{0,3}$")
+_SUMMARY_REQUEST = re.compile(r"\b(summar(y|ise|ize)|sum up|tl;?dr|gist)\b|لخص|لخّص|تلخيص|ملخص|خلاصة", re.I)
 _FOLLOW_UP_EN = re.compile(
     r"^(and|but|so|also|what about|how about|then)\b|\b(he|she|him|her|his|hers|it|its|they|them|their|there|that|this|those|these)\b",
     re.I,
@@ -121,13 +122,13 @@ class Engine:
 
     # ---------------------------------------------------------------- retrieval
 
-    def retrieve(self, question: str, history: list[Turn]) -> tuple[str, list[Hit], float]:
+    def retrieve(self, question: str, history: list[Turn], k: int | None = None) -> tuple[str, list[Hit], float]:
         """Hits for the question; a follow-up is searched together with the previous question, and the
         previous turn's passages stay among the candidates. Returns (query, hits, best similarity)."""
         query = standalone_query(question, history)
         texts = [question] if query == question else [question, query]
         vectors = self.embedder.encode_queries(texts)
-        k, mode = self.settings.top_k, self.settings.retrieval
+        k, mode = k or self.settings.top_k, self.settings.retrieval
         ranked: dict[int, float] = {}
         by_id: dict[int, Hit] = {}
         for vector, text in zip(vectors, texts):
@@ -160,6 +161,9 @@ class Engine:
             lang = history[-1].language  # "ok?", "why?" style follow-ups keep the chat's language
         if lang == "other":
             yield Answer(bilingual("unsupported_language"), "other", "unsupported")
+            return
+        if is_summary_request(question):
+            yield from self.stream_summary(lang)
             return
         query, hits, similarity = self.retrieve(question, history)
         timings = {"retrieval_s": round(time.perf_counter() - started, 4)}
@@ -346,6 +350,11 @@ def choose_prompt(settings: Settings, prompts: Prompts, llm: LocalLLM, article: 
         prefix, _ = llm.render(system, "x")
         return "retrieval", prefix, system
     return "article", prefix, system
+
+
+def is_summary_request(question: str) -> bool:
+    """'Summarise the article in three sentences', 'ما ملخص المقال؟': served by the (cached) summary."""
+    return bool(_SUMMARY_REQUEST.search(question)) and len(question.split()) <= 12
 
 
 def is_follow_up(question: str) -> bool:

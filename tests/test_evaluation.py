@@ -1,0 +1,59 @@
+"""The evaluation scorer (unit) and a small subset of the evaluation set run with the small model in CI
+(floors that catch regressions in retrieval, language and refusals)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.engine import Answer, is_summary_request
+from bot.evaluation import contains_any, gold_chunk, load_items, run_eval, summarize, summary_ok
+
+EVAL_SET = Path(__file__).resolve().parent / "eval" / "eval_set.json"
+
+
+def test_matching_ignores_arabic_spelling_variants_and_digits():
+    assert contains_any("التقى الرئيسان في فلادِيفُوسْتُوك", ["فلاديفوستوك"])
+    assert contains_any("زار خمسة مصانع", ["خمسه"])
+    assert contains_any("في عام ٢٠١٩", ["2019"])
+    assert contains_any("إلى فيتنام", ["الى فيتنام"])
+    assert contains_any("على هامش المنتدى", ["علي"])
+    assert contains_any("They met in VLADIVOSTOK.", ["Vladivostok"])
+    assert not contains_any("They met in Moscow.", ["Vladivostok", "فلاديفوستوك"])
+
+
+def test_summary_checks():
+    item = {"lang": "en", "expected_facts": [["Putin"], ["Kim"], ["Vladivostok"]], "min_facts": 2, "max_words": 20}
+    assert all(summary_ok(Answer("- Putin and Kim will meet.", "en", "summary"), item).values())
+    assert not summary_ok(Answer("- Nothing relevant here.", "en", "summary"), item)["facts"]
+    assert not summary_ok(Answer("word " * 30 + "Putin Kim", "en", "summary"), item)["length"]
+    assert not summary_ok(Answer("- بوتين وكيم", "en", "summary"), item)["language"]
+
+
+def test_summary_requests_are_recognised():
+    assert is_summary_request("Summarise the article in three sentences.")
+    assert is_summary_request("ما ملخص المقال؟")
+    assert is_summary_request("لخّص المقال")
+    assert not is_summary_request("Where are Putin and Kim expected to meet?")
+
+
+def test_eval_set_is_complete_and_every_gold_passage_exists(engine):
+    items = json.loads(EVAL_SET.read_text(encoding="utf-8"))
+    assert len(items) >= 70
+    kinds = {(i["type"], i["lang"]) for i in items}
+    assert {("fact", "ar"), ("fact", "en"), ("refusal", "ar"), ("refusal", "en"), ("followup", "ar"),
+            ("followup", "en"), ("summary", "ar"), ("summary", "en")} <= kinds
+    for item in items:
+        for turn in item.get("turns", [item]):
+            if "gold" in turn:
+                assert gold_chunk(engine, turn["gold"]) is not None, turn["gold"]
+
+
+def test_small_model_subset_keeps_its_floor(engine):
+    items = load_items(EVAL_SET, {"fact", "refusal"})
+    subset = items[::5]
+    summary = summarize(run_eval(engine, subset))
+    assert summary["recall@5_ar"] >= 0.9
+    assert summary["recall@5_en"] >= 0.8
+    assert summary["answer_language_match"] >= 0.8
+    assert summary["refusal_rate"] >= 0.5
