@@ -70,7 +70,7 @@ class Settings:
     n_ctx: int = 8192
     top_k: int = 4
     max_answer_tokens: int = 200
-    max_summary_tokens: int = 400
+    max_summary_tokens: int = 300
     temperature: float = 0.1
     history_turns: int = 6
     retrieval: str = "hybrid"  # hybrid | dense | lexical

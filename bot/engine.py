@@ -43,6 +43,7 @@ _FOLLOW_UP_EN = re.compile(
 _FOLLOW_UP_AR = re.compile(r"^(و|ف|ثم|ماذا عن)|\b(هو|هي|هم|هما|ذلك|تلك|هناك|هنا|هذا|هذه)\b|\w+(ه|ها|هم|هما)\b")
 ANSWER_RESERVE_TOKENS = 700
 MAX_SOURCES = 3
+SUMMARY_BULLETS = 5
 SOURCE_MARGIN = 0.08  # keep passages this close to the best-supporting one  # room kept for history, passage numbers and the question
 
 
@@ -220,7 +221,7 @@ class Engine:
             yield Answer(message("not_in_article", lang), lang, "refusal", hits, timings, query)
             return
         if kind == "summary":  # a summary rests on the whole article
-            sources, text = hits, _CITATION.sub("", text).strip()
+            sources, text = hits, _trim_bullets(_CITATION.sub("", text).strip(), SUMMARY_BULLETS)
         else:  # the citations shown are the verified sources, not the model's guesses
             sources = self._cited_sources(text, hits)
             text = _CITATION.sub("", text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in sources)
@@ -370,6 +371,15 @@ def standalone_query(question: str, history: list[Turn]) -> str:
     if not history or not is_follow_up(question):
         return question
     return f"{history[-1].question} {question}"
+
+
+def _trim_bullets(text: str, limit: int) -> str:
+    """Keep the first `limit` bullet points: small models keep listing, and a summary should be short."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    bullets = [i for i, ln in enumerate(lines) if ln.lstrip().startswith(("-", "•", "*"))]
+    if len(bullets) <= limit:
+        return text
+    return "\n".join(lines[: bullets[limit]]).strip()
 
 
 def _visible(text: str) -> str:

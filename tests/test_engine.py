@@ -107,3 +107,12 @@ def test_default_model_answers_in_english_citing_the_passage_with_the_city(defau
 def test_default_model_refuses_invented_figures(default_engine):
     answer = default_engine.answer("What is the population of North Korea according to the article?")
     assert answer.kind in ("refusal", "unconfirmed")
+
+
+def test_summary_keeps_at_most_five_bullets():
+    from bot.engine import _trim_bullets
+
+    text = "\n".join(f"- point {i}" for i in range(9))
+    assert _trim_bullets(text, 5).count("- point") == 5
+    assert _trim_bullets("- a\n- b", 5) == "- a\n- b"
+    assert _trim_bullets("plain prose without bullets", 5) == "plain prose without bullets"

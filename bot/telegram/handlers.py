@@ -83,6 +83,12 @@ async def reply(update: Update, text_html: str) -> None:
                         update.effective_message.message_id if i == 0 else None)
 
 
+async def say(update: Update, store: ChatStore, key: str, lang: str | None = None, **values: object) -> None:
+    """Reply with one of the fixed texts, escaped, in the chat's language (right to left for Arabic)."""
+    lang = lang or user_language(update, store)
+    await reply(update, rtl(html.escape(message(key, lang, **values)), lang))
+
+
 async def check_access(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     ctx = ctx_of(context)
     if allowed(update, ctx.settings):
@@ -90,7 +96,7 @@ async def check_access(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bo
     log.info("event=access_denied user=%s chat=%s", update.effective_user.id if update.effective_user else None,
              update.effective_chat.id if update.effective_chat else None)
     if update.effective_chat and update.effective_chat.type == ChatType.PRIVATE:
-        await reply(update, message("not_allowed", user_language(update, ctx.store)))
+        await say(update, ctx.store, "not_allowed")
     return False
 
 
@@ -116,19 +122,17 @@ async def reset(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await check_access(update, context):
         return
     ctx = ctx_of(context)
-    lang = user_language(update, ctx.store)
     ctx.queue.cancel_chat(update.effective_chat.id)
     ctx.store.reset(update.effective_chat.id)
-    await reply(update, rtl(message("reset_done", lang), lang))
+    await say(update, ctx.store, "reset_done")
 
 
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await check_access(update, context):
         return
     ctx = ctx_of(context)
-    lang = user_language(update, ctx.store)
     count = ctx.queue.cancel_chat(update.effective_chat.id)
-    await reply(update, rtl(message("cancelled" if count else "nothing_to_cancel", lang), lang))
+    await say(update, ctx.store, "cancelled" if count else "nothing_to_cancel")
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -139,7 +143,7 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ids = ctx.store.last_sources(update.effective_chat.id)
     chunks = [c for i in ids for c in ctx.engine.index.chunks if c.id == i]
     if not chunks:
-        await reply(update, rtl(message("no_sources", lang), lang))
+        await say(update, ctx.store, "no_sources", lang)
         return
     lines = [f"<b>{html.escape(message('sources_header', lang))}</b>"]
     for chunk in chunks:
@@ -178,8 +182,7 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     if update.effective_chat and update.effective_chat.type != ChatType.PRIVATE:
         return  # in groups, other bots' commands are none of our business
-    lang = user_language(update, ctx_of(context).store)
-    await reply(update, rtl(message("unknown_command", lang), lang))
+    await say(update, ctx_of(context).store, "unknown_command")
 
 
 # ---------------------------------------------------------------------------- messages
@@ -213,8 +216,7 @@ async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if not await check_access(update, context):
         return
-    lang = user_language(update, ctx_of(context).store)
-    await reply(update, rtl(message("not_text", lang), lang))
+    await say(update, ctx_of(context).store, "not_text")
 
 
 async def handle_question(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
@@ -225,10 +227,10 @@ async def handle_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     lang = detect_language(question) if question else user_language(update, ctx.store)
     lang = lang if lang in ("ar", "en") else user_language(update, ctx.store)
     if not question:
-        await reply(update, rtl(message("empty_question", lang), lang))
+        await say(update, ctx.store, "empty_question", lang)
         return
     if len(question) > ctx.settings.max_message_chars:
-        await reply(update, rtl(message("too_long", lang, length=len(question), limit=ctx.settings.max_message_chars), lang))
+        await say(update, ctx.store, "too_long", lang, length=len(question), limit=ctx.settings.max_message_chars)
         return
     chat_id = update.effective_chat.id
 
@@ -249,10 +251,10 @@ async def enqueue(update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str,
     try:
         ahead = ctx.queue.put(job)
     except TooManyPending:
-        await reply(update, rtl(message("too_many_pending", lang), lang))
+        await say(update, ctx.store, "too_many_pending", lang)
         return
     except QueueFull:
-        await reply(update, rtl(message("busy", lang), lang))
+        await say(update, ctx.store, "busy", lang)
         return
     log.info("event=question_queued chat=%s job=%s ahead=%d", chat_id, job.id, ahead)
     if ahead > 0:
