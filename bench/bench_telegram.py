@@ -84,6 +84,7 @@ async def main_async(args) -> str:
     finally:
         await app.updater.stop()
         await app.stop()
+        await app.post_stop(app)
         await app.shutdown()
         await app.post_shutdown(app)
         await fake.stop()

@@ -259,8 +259,10 @@ def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.telegram_token:
         raise UserError("TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and export it")
     from .telegram.app import run_bot
+    from .telegram.store import ChatStore
 
-    run_bot(settings, _engine(settings))
+    store = ChatStore(settings.data_dir / "chats.sqlite3")  # a bad data directory fails before slow loads
+    run_bot(settings, _engine(settings), store)
     return 0
 
 
@@ -272,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     from .models import ModelError
     from .prompts import PromptError
     from .retrieval import IndexProblem
+    from .telegram.store import StoreError
 
     try:
         settings = _settings(args)
@@ -284,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         handler = {"models": cmd_models, "index": cmd_index, "ask": cmd_ask, "chat": cmd_chat,
                    "summary": cmd_summary, "eval": cmd_eval, "telegram": cmd_telegram}[command]
         return handler(args, settings)
-    except (UserError, ConfigError, ModelError, EngineError, LLMError, PromptError, IndexProblem) as exc:
+    except (UserError, ConfigError, ModelError, EngineError, LLMError, PromptError, IndexProblem, StoreError) as exc:
         print(f"articlebot: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

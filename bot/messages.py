@@ -58,6 +58,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "not_text": {"en": "I can only read text. Send me a question about the article, or /help.",
                  "ar": "أستطيع قراءة النص فقط. أرسل لي سؤالاً عن المقال، أو /help."},
     "not_allowed": {"en": "Sorry, this bot is private.", "ar": "عذراً، هذا البوت خاص."},
+    "restarted": {"en": "I was restarted before I could answer this. Please send your question again.",
+                  "ar": "أُعيد تشغيلي قبل أن أجيب عن هذا. من فضلك أرسل سؤالك مرة أخرى."},
     "cancelled": {"en": "Cancelled.", "ar": "تم الإلغاء."},
     "nothing_to_cancel": {"en": "There is nothing to cancel.", "ar": "لا يوجد ما يمكن إلغاؤه."},
     "unknown_command": {"en": "I do not know that command. /help lists what I can do.",

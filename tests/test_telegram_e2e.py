@@ -48,8 +48,10 @@ async def start_app(fake: FakeTelegram, settings, engine, data_dir, **overrides)
 
 
 async def stop_app(app) -> None:
+    """The order python-telegram-bot's run_polling uses."""
     await app.updater.stop()
     await app.stop()
+    await app.post_stop(app)
     await app.shutdown()
     await app.post_shutdown(app)
 

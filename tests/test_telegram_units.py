@@ -77,9 +77,11 @@ async def test_cancel_chat_drops_waiting_and_signals_running():
     queue.running = running
     queue.put(Job(1, 1, noop))
     queue.put(Job(2, 2, noop))
-    assert queue.cancel_chat(1) == 2
+    dropped = queue.cancel_chat(1)
+    assert len(dropped) == 2 and dropped[-1] is running
     assert running.cancel.is_set()
     assert len(queue) == 1
+    assert len(queue.cancel_chat(None)) == 2 and len(queue) == 0
 
 
 def test_chat_store_bounded_history_survives_reopen(tmp_path):

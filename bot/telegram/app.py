@@ -8,13 +8,13 @@ from urllib.parse import urlparse
 
 from telegram import BotCommand, Update
 from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CommandHandler, MessageHandler,
-                          filters)
+                          TypeHandler, filters)
 from telegram.request import HTTPXRequest
 
 from ..config import Settings
 from ..engine import Engine
-from .handlers import (BotContext, ask_command, cancel, help_command, not_text, reset, sources, start,
-                       stats_command, summary, text_message, unknown_command)
+from .handlers import (BotContext, ask_command, cancel, drop_redelivered, help_command, not_text, reset, sources,
+                       start, stats_command, summary, tell_to_ask_again, text_message, unknown_command)
 from .queue import FairQueue
 from .store import ChatStore
 
@@ -53,11 +53,13 @@ def build_application(settings: Settings, engine: Engine, store: ChatStore | Non
         .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(True)
         .post_init(_post_init)
+        .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
         .build()
     )
     queue = FairQueue(settings.max_queue, settings.max_pending_per_user)
     application.bot_data["ctx"] = BotContext(settings, engine, store, queue)
+    application.add_handler(TypeHandler(Update, drop_redelivered), group=-1)
     only_new = filters.UpdateType.MESSAGE  # edited messages never cause a second answer
     application.add_handler(CommandHandler("start", start, filters=only_new))
     application.add_handler(CommandHandler("help", help_command, filters=only_new))
@@ -82,14 +84,27 @@ async def _post_init(application: Application) -> None:
                                                   language_code=None if lang == "en" else lang)
         except Exception as exc:  # noqa: BLE001 - a missing menu must not stop the bot
             log.warning("event=set_commands_failed lang=%s error=%s", lang, type(exc).__name__)
+    told = await tell_to_ask_again(application.bot, ctx.store)
+    if told:
+        log.info("event=interrupted_questions_notified count=%d", told)
     application.bot_data["worker"] = asyncio.create_task(ctx.queue.serve_forever())
     log.info("event=bot_ready username=%s", application.bot.username)
 
 
-async def _post_shutdown(application: Application) -> None:
+async def _post_stop(application: Application) -> None:
+    """Updates have stopped: abandon the running and waiting questions cleanly and tell their askers."""
+    ctx: BotContext = application.bot_data["ctx"]
+    jobs = ctx.queue.cancel_chat(None)
+    for job in jobs:
+        job.payload["abandoned"] = True
     worker = application.bot_data.get("worker")
     if worker:
         worker.cancel()
+    told = await tell_to_ask_again(application.bot, ctx.store)
+    log.info("event=questions_abandoned count=%d told=%d", len(jobs), told)
+
+
+async def _post_shutdown(application: Application) -> None:
     ctx: BotContext = application.bot_data["ctx"]
     ctx.store.close()
     log.info("event=bot_stopped answers=%d", ctx.stats.answers)
@@ -99,8 +114,9 @@ async def _on_error(update: object, context) -> None:
     log.error("event=handler_error error=%s detail=%s", type(context.error).__name__, context.error)
 
 
-def run_bot(settings: Settings, engine: Engine) -> None:
-    """Long polling until SIGINT/SIGTERM; python-telegram-bot stops taking updates, then shuts down."""
-    application = build_application(settings, engine)
+def run_bot(settings: Settings, engine: Engine, store: ChatStore | None = None) -> None:
+    """Long polling until SIGINT/SIGTERM: python-telegram-bot stops taking updates, then the running and
+    waiting questions are abandoned cleanly (their askers told to ask again) and state is closed."""
+    application = build_application(settings, engine, store)
     log.info("event=bot_starting api=%s", urlparse(settings.telegram_api_base_url).hostname)
     application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)

@@ -4,18 +4,23 @@ pace while an answer streams."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import re
 import time
+from typing import Awaitable, Callable, TypeVar
 
 from telegram import Bot, Message
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, NetworkError
 
 log = logging.getLogger("articlebot.telegram.delivery")
 
+T = TypeVar("T")
 TELEGRAM_LIMIT = 4096
+RETRY_ATTEMPTS = 4
+RETRY_BASE_DELAY = 0.5
 RLM = "\u200f"
 _BREAKS = re.compile(r"(?<=[.!?؟…\n])\s+|(?<=[،؛,;])\s+")
 _TAG = re.compile(r"<[^>]+>")
@@ -58,23 +63,43 @@ def is_entity_error(exc: BadRequest) -> bool:
     return "parse entities" in exc.message.lower() or "can't find end" in exc.message.lower()
 
 
+async def with_retries(call: Callable[[], Awaitable[T]], what: str, attempts: int = RETRY_ATTEMPTS) -> T:
+    """Retry Telegram's transient failures (5xx, timeouts, connection errors) with backoff. 429 is
+    handled by the rate limiter; a BadRequest is our mistake and is not retried."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await call()
+        except BadRequest:
+            raise
+        except NetworkError as exc:  # includes TimedOut and 5xx answers
+            if attempt == attempts:
+                raise
+            delay = min(8.0, RETRY_BASE_DELAY * 2 ** (attempt - 1))
+            log.warning("event=telegram_retry call=%s attempt=%d error=%s delay_s=%.1f", what, attempt,
+                        type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
+
+
 async def send_html(bot: Bot, chat_id: int, html_text: str, reply_to: int | None = None) -> Message:
     """Send HTML; if Telegram rejects the entities, send the same text as plain text."""
     try:
-        return await bot.send_message(chat_id, html_text, parse_mode=ParseMode.HTML,
-                                      reply_to_message_id=reply_to, allow_sending_without_reply=True)
+        return await with_retries(lambda: bot.send_message(chat_id, html_text, parse_mode=ParseMode.HTML,
+                                                           reply_to_message_id=reply_to,
+                                                           allow_sending_without_reply=True), "sendMessage")
     except BadRequest as exc:
         if not is_entity_error(exc):
             raise
         log.warning("event=html_rejected chat=%s action=resend_plain", chat_id)
-        return await bot.send_message(chat_id, to_plain(html_text), reply_to_message_id=reply_to,
-                                      allow_sending_without_reply=True)
+        return await with_retries(lambda: bot.send_message(chat_id, to_plain(html_text), reply_to_message_id=reply_to,
+                                                           allow_sending_without_reply=True), "sendMessage")
 
 
 async def edit_html(bot: Bot, chat_id: int, message_id: int, html_text: str) -> None:
     """Edit to HTML, falling back to plain text; 'message is not modified' is not an error."""
     try:
-        await bot.edit_message_text(html_text, chat_id, message_id, parse_mode=ParseMode.HTML)
+        await with_retries(lambda: bot.edit_message_text(html_text, chat_id, message_id, parse_mode=ParseMode.HTML),
+                           "editMessageText")
     except BadRequest as exc:
         if is_not_modified(exc):
             return
@@ -82,7 +107,8 @@ async def edit_html(bot: Bot, chat_id: int, message_id: int, html_text: str) -> 
             raise
         log.warning("event=html_rejected chat=%s action=edit_plain", chat_id)
         try:
-            await bot.edit_message_text(to_plain(html_text), chat_id, message_id)
+            await with_retries(lambda: bot.edit_message_text(to_plain(html_text), chat_id, message_id),
+                               "editMessageText")
         except BadRequest as again:
             if not is_not_modified(again):
                 raise

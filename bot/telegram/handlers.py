@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import sqlite3
 import time
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import AsyncIterator, Callable, Iterator
 from telegram import Message, Update
 from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from ..config import Settings
 from ..engine import Answer, Engine, Turn
@@ -89,6 +90,35 @@ async def say(update: Update, store: ChatStore, key: str, lang: str | None = Non
     await reply(update, rtl(html.escape(message(key, lang, **values)), lang))
 
 
+def forget_jobs(ctx: BotContext, jobs: list[Job]) -> None:
+    """Dropped jobs are no longer owed an answer (a running one clears itself when it stops)."""
+    for job in jobs:
+        if job is not ctx.queue.running:
+            ctx.store.remove_pending(job.chat_id, job.payload["reply_to"])
+
+
+async def drop_redelivered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Runs before every handler: a message handled before a crash is not handled again."""
+    msg = update.message
+    if msg is not None and not ctx_of(context).store.first_time(msg.chat_id, msg.message_id):
+        log.info("event=update_redelivered chat=%s message=%s action=ignored", msg.chat_id, msg.message_id)
+        raise ApplicationHandlerStop
+
+
+async def tell_to_ask_again(bot, store: ChatStore) -> int:
+    """After a restart or on shutdown: everyone whose question was accepted but not answered is told."""
+    told = 0
+    for chat_id, message_id, lang in store.pending():
+        try:
+            await send_html(bot, chat_id, html.escape(rtl(message("restarted", lang), lang)), message_id)
+            told += 1
+        except TelegramError as exc:
+            log.warning("event=restart_notice_failed chat=%s error=%s", chat_id, type(exc).__name__)
+            continue
+        store.remove_pending(chat_id, message_id)
+    return told
+
+
 async def check_access(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     ctx = ctx_of(context)
     if allowed(update, ctx.settings):
@@ -122,7 +152,7 @@ async def reset(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await check_access(update, context):
         return
     ctx = ctx_of(context)
-    ctx.queue.cancel_chat(update.effective_chat.id)
+    forget_jobs(ctx, ctx.queue.cancel_chat(update.effective_chat.id))
     ctx.store.reset(update.effective_chat.id)
     await say(update, ctx.store, "reset_done")
 
@@ -131,8 +161,9 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not await check_access(update, context):
         return
     ctx = ctx_of(context)
-    count = ctx.queue.cancel_chat(update.effective_chat.id)
-    await say(update, ctx.store, "cancelled" if count else "nothing_to_cancel")
+    jobs = ctx.queue.cancel_chat(update.effective_chat.id)
+    forget_jobs(ctx, jobs)
+    await say(update, ctx.store, "cancelled" if jobs else "nothing_to_cancel")
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -256,6 +287,7 @@ async def enqueue(update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str,
     except QueueFull:
         await say(update, ctx.store, "busy", lang)
         return
+    ctx.store.add_pending(chat_id, job.payload["reply_to"], lang)
     log.info("event=question_queued chat=%s job=%s ahead=%d", chat_id, job.id, ahead)
     if ahead > 0:
         try:
@@ -297,7 +329,8 @@ async def answer_job(ctx: BotContext, context: ContextTypes.DEFAULT_TYPE, job: J
                     break
                 await streamer.update(text)
         if job.cancel.is_set():
-            await streamer.finish(html.escape(rtl(message("cancelled", lang), lang)))
+            if not payload.get("abandoned"):  # on shutdown the user is told to ask again instead
+                await streamer.finish(html.escape(rtl(message("cancelled", lang), lang)))
             return
         assert final is not None
         record(ctx, job, final)  # state first: a delivery failure must not lose the turn
@@ -318,6 +351,8 @@ async def answer_job(ctx: BotContext, context: ContextTypes.DEFAULT_TYPE, job: J
             log.error("event=apology_failed chat=%s job=%s", job.chat_id, job.id)
     finally:
         typing.cancel()
+        if not job.payload.get("abandoned"):
+            ctx.store.remove_pending(job.chat_id, payload["reply_to"])
 
 
 def format_answer(answer: Answer) -> tuple[str, str]:
@@ -333,12 +368,16 @@ def format_answer(answer: Answer) -> tuple[str, str]:
 
 
 def record(ctx: BotContext, job: Job, answer: Answer) -> None:
+    """Save the turn; a full or read-only disk costs the history, never the answer itself."""
     chunk_ids = [h.chunk.id for h in answer.sources]
     question = job.payload["question"]
-    if question is None:  # a summary: its sources become /sources, but it is not a conversation turn
-        ctx.store.set_sources(job.chat_id, answer.language, chunk_ids)
-    elif answer.kind in ("answer", "refusal", "unconfirmed"):
-        ctx.store.add_turn(job.chat_id, Turn(question, answer.text, answer.language, chunk_ids))
+    try:
+        if question is None:  # a summary: its sources become /sources, but it is not a conversation turn
+            ctx.store.set_sources(job.chat_id, answer.language, chunk_ids)
+        elif answer.kind in ("answer", "refusal", "unconfirmed"):
+            ctx.store.add_turn(job.chat_id, Turn(question, answer.text, answer.language, chunk_ids))
+    except sqlite3.Error as exc:
+        log.error("event=state_not_saved chat=%s error=%s", job.chat_id, exc)
 
 
 async def iterate_in_thread(make_iterator: Callable[[], Iterator]) -> AsyncIterator:

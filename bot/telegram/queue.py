@@ -84,20 +84,21 @@ class FairQueue:
             self._ready.clear()
             await self._ready.wait()
 
-    def cancel_chat(self, chat_id: int) -> int:
-        """Drop the chat's waiting jobs and signal its running one; returns how many were affected."""
-        count = 0
+    def cancel_chat(self, chat_id: int | None) -> list[Job]:
+        """Drop the chat's waiting jobs (every chat's, for None) and signal its running one; returns the
+        jobs affected, the running one last."""
+        dropped: list[Job] = []
         for user_id in list(self._by_user):
-            kept = deque(j for j in self._by_user[user_id] if j.chat_id != chat_id)
-            count += len(self._by_user[user_id]) - len(kept)
+            kept = deque(j for j in self._by_user[user_id] if chat_id is not None and j.chat_id != chat_id)
+            dropped.extend(j for j in self._by_user[user_id] if j not in kept)
             if kept:
                 self._by_user[user_id] = kept
             else:
                 del self._by_user[user_id]
-        if self.running and self.running.chat_id == chat_id:
+        if self.running and (chat_id is None or self.running.chat_id == chat_id):
             self.running.cancel.set()
-            count += 1
-        return count
+            dropped.append(self.running)
+        return dropped
 
     async def serve_forever(self) -> None:
         """Run jobs one at a time; a failing job never stops the loop."""

@@ -29,19 +29,44 @@ CREATE TABLE IF NOT EXISTS chats (
     language TEXT,
     last_sources TEXT NOT NULL DEFAULT '[]'
 );
+-- questions accepted but not yet answered: after a crash their askers are told to ask again
+CREATE TABLE IF NOT EXISTS pending (
+    chat_id INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    language TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (chat_id, message_id)
+);
+-- messages already handled: an update delivered again after a crash is not answered twice
+CREATE TABLE IF NOT EXISTS seen (
+    chat_id INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (chat_id, message_id)
+);
 """
+SEEN_KEEP_SECONDS = 3 * 24 * 3600
+
+
+class StoreError(RuntimeError):
+    """The chat database cannot be opened; the message names the file and the fix."""
 
 
 class ChatStore:
     def __init__(self, path: Path, max_turns: int = 20) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_turns = max_turns
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+            self._db.execute("DELETE FROM seen WHERE created < ?", (time.time() - SEEN_KEEP_SECONDS,))
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the chat database {path} ({exc}); make its folder writable "
+                             "or point ARTICLEBOT_DATA_DIR at one that is") from None
 
     def history(self, chat_id: int, limit: int) -> list[Turn]:
         with self._lock:
@@ -94,6 +119,26 @@ class ChatStore:
             self._db.execute("DELETE FROM turns WHERE chat_id=?", (chat_id,))
             self._db.execute("UPDATE chats SET last_sources='[]' WHERE chat_id=?", (chat_id,))
             self._db.execute("COMMIT")
+
+    def first_time(self, chat_id: int, message_id: int) -> bool:
+        """Record a message as handled; False if it was handled before (a redelivered update)."""
+        with self._lock:
+            cursor = self._db.execute("INSERT OR IGNORE INTO seen (chat_id, message_id, created) VALUES (?,?,?)",
+                                      (chat_id, message_id, time.time()))
+        return cursor.rowcount == 1
+
+    def add_pending(self, chat_id: int, message_id: int, language: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO pending (chat_id, message_id, language, created) VALUES (?,?,?,?)",
+                             (chat_id, message_id, language, time.time()))
+
+    def remove_pending(self, chat_id: int, message_id: int) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM pending WHERE chat_id=? AND message_id=?", (chat_id, message_id))
+
+    def pending(self) -> list[tuple[int, int, str]]:
+        with self._lock:
+            return self._db.execute("SELECT chat_id, message_id, language FROM pending ORDER BY created").fetchall()
 
     def close(self) -> None:
         with self._lock:
