@@ -61,3 +61,14 @@ def test_terminal_chat_commands(tmp_path):
     assert "The article does not say." in out
     assert "unknown command /nonsense" in out
     assert "conversation forgotten" in out
+
+
+def test_unusable_data_directory_is_a_clear_startup_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": "123:abc-secret-token", "ARTICLEBOT_DATA_DIR": str(blocker / "data")}
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "telegram"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2
+    assert "cannot open the chat database" in result.stderr and "ARTICLEBOT_DATA_DIR" in result.stderr
+    assert "Traceback" not in result.stderr and "abc-secret-token" not in result.stderr

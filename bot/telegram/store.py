@@ -6,12 +6,15 @@ WAL mode so readers never block the writer; survives restarts.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
 from ..engine import Turn
+
+log = logging.getLogger("articlebot.telegram.store")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS turns (
@@ -120,21 +123,28 @@ class ChatStore:
             self._db.execute("UPDATE chats SET last_sources='[]' WHERE chat_id=?", (chat_id,))
             self._db.execute("COMMIT")
 
+    # Bookkeeping below is best effort: on a full or broken disk the bot keeps answering.
+
     def first_time(self, chat_id: int, message_id: int) -> bool:
         """Record a message as handled; False if it was handled before (a redelivered update)."""
-        with self._lock:
-            cursor = self._db.execute("INSERT OR IGNORE INTO seen (chat_id, message_id, created) VALUES (?,?,?)",
-                                      (chat_id, message_id, time.time()))
-        return cursor.rowcount == 1
+        cursor = self._best_effort("INSERT OR IGNORE INTO seen (chat_id, message_id, created) VALUES (?,?,?)",
+                                   (chat_id, message_id, time.time()))
+        return cursor is None or cursor.rowcount == 1
 
     def add_pending(self, chat_id: int, message_id: int, language: str) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO pending (chat_id, message_id, language, created) VALUES (?,?,?,?)",
-                             (chat_id, message_id, language, time.time()))
+        self._best_effort("INSERT OR REPLACE INTO pending (chat_id, message_id, language, created) VALUES (?,?,?,?)",
+                          (chat_id, message_id, language, time.time()))
 
     def remove_pending(self, chat_id: int, message_id: int) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM pending WHERE chat_id=? AND message_id=?", (chat_id, message_id))
+        self._best_effort("DELETE FROM pending WHERE chat_id=? AND message_id=?", (chat_id, message_id))
+
+    def _best_effort(self, sql: str, params: tuple) -> sqlite3.Cursor | None:
+        try:
+            with self._lock:
+                return self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            log.error("event=state_write_failed table=%s error=%s", sql.split()[2], exc)
+            return None
 
     def pending(self) -> list[tuple[int, int, str]]:
         with self._lock:
