@@ -278,12 +278,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = _settings(args)
-        quiet = args.command in ("ask", "chat", "summary", "eval") and not getattr(args, "log_level", None) \
-            and "ARTICLEBOT_LOG_LEVEL" not in os.environ
-        setup_logging("WARNING" if quiet else settings.log_level, [settings.telegram_token])
         command = args.command
         if command == "start":
             command = "telegram" if settings.telegram_token else "chat"
+        quiet = command in ("ask", "chat", "summary", "eval") and not getattr(args, "log_level", None) \
+            and "ARTICLEBOT_LOG_LEVEL" not in os.environ
+        setup_logging("WARNING" if quiet else settings.log_level, [settings.telegram_token])
         handler = {"models": cmd_models, "index": cmd_index, "ask": cmd_ask, "chat": cmd_chat,
                    "summary": cmd_summary, "eval": cmd_eval, "telegram": cmd_telegram}[command]
         return handler(args, settings)

@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -26,7 +26,7 @@ from .llm import GenerationStats, LocalLLM
 from .messages import bilingual, message
 from .models import resolve_model_path
 from .prompts import Prompts
-from .retrieval import CHUNK_MAX_CHARS, ArticleIndex, Embedder, Hit
+from .retrieval import CHUNK_MAX_CHARS, RRF_K, ArticleIndex, Embedder, Hit
 from .text import (Article, Chunk, answer_language_ok, arabic_ratio, chunk_article, chunk_core_text, clean_text,
                    detect_language, load_article)
 
@@ -41,10 +41,10 @@ _FOLLOW_UP_EN = re.compile(
     re.I,
 )
 _FOLLOW_UP_AR = re.compile(r"^(و|ف|ثم|ماذا عن)|\b(هو|هي|هم|هما|ذلك|تلك|هناك|هنا|هذا|هذه)\b|\w+(ه|ها|هم|هما)\b")
-ANSWER_RESERVE_TOKENS = 700
+ANSWER_RESERVE_TOKENS = 700  # room kept for history, passage numbers and the question
 MAX_SOURCES = 3
+SOURCE_MARGIN = 0.08  # keep passages this close to the best-supporting one
 SUMMARY_BULLETS = 5
-SOURCE_MARGIN = 0.08  # keep passages this close to the best-supporting one  # room kept for history, passage numbers and the question
 
 
 @dataclass
@@ -134,12 +134,12 @@ class Engine:
         by_id: dict[int, Hit] = {}
         for vector, text in zip(vectors, texts):
             for rank, hit in enumerate(self.index.search(vector, text, k + 2, mode)):
-                ranked[hit.chunk.id] = ranked.get(hit.chunk.id, 0.0) + 1.0 / (60 + rank + 1)
+                ranked[hit.chunk.id] = ranked.get(hit.chunk.id, 0.0) + 1.0 / (RRF_K + rank + 1)
                 by_id.setdefault(hit.chunk.id, hit)
         if history and query != question:
             for rank, cid in enumerate(history[-1].chunk_ids[:2]):
                 if 0 <= cid < len(self.index.chunks):
-                    ranked[cid] = ranked.get(cid, 0.0) + 0.5 / (60 + rank + 1)
+                    ranked[cid] = ranked.get(cid, 0.0) + 0.5 / (RRF_K + rank + 1)
                     by_id.setdefault(cid, Hit(self.index.chunks[cid], 0.0, None, None))
         best = sorted(ranked, key=lambda cid: (-ranked[cid], cid))[:k]
         hits = [Hit(by_id[cid].chunk, ranked[cid], by_id[cid].dense_rank, by_id[cid].lexical_rank) for cid in best]
@@ -209,9 +209,15 @@ class Engine:
             if SENTINEL in raw:
                 break  # the model gave up mid-answer; we keep what it said before
             visible = _visible(body)
+            enough = kind == "summary" and len(_trim_bullets(visible, SUMMARY_BULLETS)) < len(visible.strip())
+            if enough:  # a sixth bullet started: the summary is complete
+                visible = _trim_bullets(visible, SUMMARY_BULLETS)
+                raw = visible
             if len(visible) > sent:
                 yield visible[sent:]
                 sent = len(visible)
+            if enough:
+                break
         text = raw.replace(SENTINEL, "").strip()
         timings.update(first_token_s=round(stats.first_token_s + timings.get("retrieval_s", 0), 4),
                        generation_s=round(stats.total_s, 4), total_s=round(time.perf_counter() - started, 4),
@@ -267,31 +273,46 @@ class Engine:
         """A short summary in `lang`; generated once per language and model, then served from disk."""
         lang = lang if lang in ("ar", "en") else "en"
         started = time.perf_counter()
-        path = self._summary_path(lang)
-        cached = _read_json(path)
-        if cached:
-            chunks = [c for c in self.index.chunks if c.id in set(cached.get("chunk_ids", []))]
-            hits = [Hit(c, 0.0, None, None) for c in chunks]
-            yield cached["text"]
-            yield Answer(cached["text"], lang, "summary", hits,
-                         {"total_s": round(time.perf_counter() - started, 4), "cached": 1.0})
-            return
-        with self._summary_lock:
-            hits = [Hit(c, 0.0, None, None) for c in self.index.chunks]
-            suffix_text = self.prompts.text(f"summary_{lang}")
-            if self.mode == "retrieval":
-                suffix_text = self.prompts.fill("passages", passages=self._summary_passages()) + suffix_text
-            final: Answer | None = None
-            for item in self._generate(suffix_text, lang, hits, {}, "", self.settings.max_summary_tokens, None,
-                                       started, kind="summary"):
-                if isinstance(item, Answer):
-                    final = item
-                else:
-                    yield item
-            assert final is not None
-            if final.kind == "summary":
-                _write_json(path, {"text": final.text, "chunk_ids": [h.chunk.id for h in final.sources]})
-            yield final
+        cached = self._cached_summary(lang, started)
+        if cached is None:
+            with self._summary_lock:
+                cached = self._cached_summary(lang, started)  # written while we waited for the lock?
+                if cached is None:
+                    yield from self._generate_summary(lang, started)
+                    return
+        yield cached.text
+        yield cached
+
+    def _generate_summary(self, lang: str, started: float) -> Iterator[str | Answer]:
+        """Arabic: summarised from the article. English: written from the Arabic summary, because the
+        default model invents when it summarises Arabic text straight into English (measured)."""
+        hits = [Hit(c, 0.0, None, None) for c in self.index.chunks]
+        if lang == "en":
+            arabic = self._cached_summary("ar", started) or _last(self._generate_summary("ar", started))
+            suffix_text = self.prompts.fill("summary_en", arabic_summary=arabic.text)
+        else:
+            suffix_text = self.prompts.text("summary_ar")
+        if self.mode == "retrieval":
+            suffix_text = self.prompts.fill("passages", passages=self._summary_passages()) + suffix_text
+        final: Answer | None = None
+        for item in self._generate(suffix_text, lang, hits, {}, "", self.settings.max_summary_tokens, None,
+                                   started, kind="summary"):
+            if isinstance(item, Answer):
+                final = item
+            else:
+                yield item
+        assert final is not None
+        if final.kind == "summary":
+            _write_json(self._summary_path(lang), {"text": final.text, "chunk_ids": [h.chunk.id for h in final.sources]})
+        yield final
+
+    def _cached_summary(self, lang: str, started: float) -> Answer | None:
+        cached = _read_json(self._summary_path(lang))
+        if not cached:
+            return None
+        ids = set(cached.get("chunk_ids", []))
+        hits = [Hit(c, 0.0, None, None) for c in self.index.chunks if c.id in ids]
+        return Answer(cached["text"], lang, "summary", hits, {"total_s": round(time.perf_counter() - started, 4), "cached": 1.0})
 
     def summary(self, lang: str) -> Answer:
         return _last(self.stream_summary(lang))
@@ -417,5 +438,3 @@ def _write_json(path: Path, data: dict) -> None:
         tmp.unlink(missing_ok=True)
         log.warning("event=cache_not_written path=%s error=%s", path, exc.strerror)
 
-
-__all__ = ["Answer", "Engine", "EngineError", "Turn", "ensure_index", "standalone_query", "asdict"]

@@ -15,9 +15,12 @@ fi
 echo "== installing packages (llama-cpp-python compiles once, 4-9 minutes; pip caches the wheel)"
 spec="."
 [ -n "$extras" ] && spec=".[$extras]"
+quiet_pip() {  # this machine's pip config names local package folders; their "is ignored" notes are noise
+    .venv/bin/pip install --disable-pip-version-check -q "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
 # torch first, pinned, so nothing pulls a CUDA build.
-.venv/bin/pip install --disable-pip-version-check -q "torch==2.13.0"
-.venv/bin/pip install --disable-pip-version-check -q -e "$spec"
+quiet_pip "torch==2.13.0"
+quiet_pip -e "$spec"
 
 echo "== assembling models: $models"
 .venv/bin/articlebot models fetch --only "$models"
