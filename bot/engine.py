@@ -232,16 +232,23 @@ class Engine:
             sources = self._cited_sources(text, hits)
             text = _CITATION.sub("", text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in sources)
         if kind == "answer":
-            text, kind = self._faithful(text, lang)
+            support = max((h.score for h in sources), default=0.0)
+            text, kind = self._faithful(text, lang, support)
         if kind == "answer" and not answer_language_ok(text, lang):
             log.warning("event=answer_language_mismatch expected=%s arabic_ratio=%.2f", lang, arabic_ratio(text))
         yield Answer(text, lang, kind, sources, timings, query)
 
-    def _faithful(self, text: str, lang: str) -> tuple[str, str]:
-        """An answer with a number the article never writes becomes an honest 'cannot confirm'."""
+    def _faithful(self, text: str, lang: str, support: float) -> tuple[str, str]:
+        """An answer becomes an honest 'cannot confirm' when it has a number the article never writes, or
+        when no passage is close to it (cosine of the answer to its best passage below min_support:
+        measured on the evaluation set, invented answers such as "the president of France is ..." sit
+        below 0.30 and correct ones above)."""
         invented = unsupported_numbers(text, self.article.text)
         if invented:
             log.info("event=answer_unconfirmed reason=numbers_not_in_article numbers=%s", sorted(invented))
+            return message("unconfirmed", lang), "unconfirmed"
+        if support < self.settings.min_support:
+            log.info("event=answer_unconfirmed reason=weak_support support=%.3f", support)
             return message("unconfirmed", lang), "unconfirmed"
         return text, "answer"
 
