@@ -115,3 +115,31 @@ def test_summary_keeps_at_most_five_bullets():
     assert _trim_bullets(text, 5).count("- point") == 5
     assert _trim_bullets("- a\n- b", 5) == "- a\n- b"
     assert _trim_bullets("plain prose without bullets", 5) == "plain prose without bullets"
+
+
+def test_long_article_switches_to_retrieved_passages_by_itself(engine, settings, tmp_path):
+    """An article that does not fit the context (the bundled one, three times over) is answered from
+    retrieved passages instead of the whole-article prefix, without configuration."""
+    from bot.engine import Engine, ensure_index
+    from bot.text import parse_article
+
+    article = engine.article
+    body = "\n\n".join([article.body.strip()] * 3)
+    long_article = parse_article(f"{article.title}\n\n{body}\n\n::::\n\n“الأخبار”\n")
+    local = settings.with_overrides(index_dir=tmp_path)
+    index = ensure_index(local, long_article, engine.embedder)
+    try:
+        big = Engine(local, long_article, index, engine.embedder, engine.llm, engine.prompts)
+        assert big.mode == "retrieval"
+        assert len(big._prefix) < 600
+        _, hits, _ = big.retrieve("Where are Putin and Kim expected to meet?", [])
+        assert any(CITY in h.chunk.text for h in hits)
+        answer = big.answer("Where are Putin and Kim expected to meet?")
+        assert answer.language == "en" and answer.sources
+        assert len(big._prefix) + 100 < answer.timings["prompt_tokens"] < engine.llm.n_ctx, \
+            "the retrieved passages travel with the question"
+        refusal = big.answer("Who won the elections in Brazil?")
+        assert refusal.kind == "refusal"
+    finally:
+        engine.warm()  # give the shared model its whole-article prefix back
+    assert engine.mode == "article"
