@@ -8,6 +8,7 @@ import html
 import logging
 import sqlite3
 import time
+from collections import deque
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import AsyncIterator, Callable, Iterator
@@ -32,10 +33,10 @@ log = logging.getLogger("articlebot.telegram")
 class Stats:
     answers: int = 0
     errors: int = 0
-    latencies: list[float] = field(default_factory=list)
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=500))  # bounded for long runs
 
     def p50(self) -> float:
-        values = sorted(self.latencies[-500:])
+        values = sorted(self.latencies)
         return values[len(values) // 2] if values else 0.0
 
 
