@@ -85,7 +85,9 @@ class Settings:
     max_message_chars: int = 2000
     max_pending_per_user: int = 2
     max_queue: int = 100
+    rate_limit_per_minute: int = 10
     edit_interval: float = 1.0
+    telegram_timeout: float = 15.0  # seconds for one Bot API call (long polling adds its own wait)
     log_level: str = "INFO"
 
     @classmethod
@@ -119,7 +121,9 @@ class Settings:
             max_message_chars=_int(env, "ARTICLEBOT_MAX_MESSAGE_CHARS", d.max_message_chars, 1),
             max_pending_per_user=_int(env, "ARTICLEBOT_MAX_PENDING_PER_USER", d.max_pending_per_user, 1),
             max_queue=_int(env, "ARTICLEBOT_MAX_QUEUE", d.max_queue, 1),
+            rate_limit_per_minute=_int(env, "ARTICLEBOT_RATE_LIMIT", d.rate_limit_per_minute, 0),
             edit_interval=_float(env, "ARTICLEBOT_EDIT_INTERVAL", d.edit_interval),
+            telegram_timeout=_float(env, "ARTICLEBOT_TELEGRAM_TIMEOUT", d.telegram_timeout),
             log_level=(env.get("ARTICLEBOT_LOG_LEVEL", "").strip() or d.log_level).upper(),
         )
         settings.validate()

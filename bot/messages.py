@@ -53,6 +53,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                "ar": "أنت رقم {position} في الدور؛ سأجيبك في أقرب وقت."},
     "too_many_pending": {"en": "You already have a question waiting. Please wait for its answer before sending another.",
                          "ar": "لديك سؤال ينتظر الإجابة بالفعل. من فضلك انتظر الإجابة قبل إرسال سؤال آخر."},
+    "rate_limited": {"en": "You are asking faster than I can keep up with. Please wait a minute and ask again.",
+                     "ar": "أنت تسأل أسرع مما أستطيع. من فضلك انتظر دقيقة ثم اسأل مرة أخرى."},
     "busy": {"en": "I am very busy right now. Please try again in a few minutes.",
              "ar": "أنا مشغول جداً الآن. من فضلك حاول مرة أخرى بعد دقائق."},
     "not_text": {"en": "I can only read text. Send me a question about the article, or /help.",

@@ -79,6 +79,7 @@ class FakeTelegram:
         self.sent: dict[int, Sent] = {}
         self.calls: list[tuple[str, dict]] = []
         self.errors: dict[str, list[dict]] = {}
+        self.delays: dict[str, list[float]] = {}
         self.commands: dict[str | None, list[dict]] = {}
         self.actions: list[tuple[int, str]] = []
         self._new_update = asyncio.Event()
@@ -117,6 +118,9 @@ class FakeTelegram:
             else:
                 params.update(dict(await request.post()))
         self.calls.append((method, params))
+        delays = self.delays.get(method)
+        if delays:
+            await asyncio.sleep(delays.pop(0))  # the client gives up first: a timeout, as on a slow network
         queued = self.errors.get(method)
         if queued:
             error = queued.pop(0)
@@ -217,6 +221,9 @@ class FakeTelegram:
         if retry_after is not None:
             error["parameters"] = {"retry_after": retry_after}
         self.errors.setdefault(method, []).extend([dict(error) for _ in range(times)])
+
+    def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
+        self.delays.setdefault(method, []).extend([seconds] * times)
 
     def user_message(self, user_id: int, text: str | None = None, chat_id: int | None = None,
                      chat_type: str = "private", language_code: str = "en", extra: dict | None = None,

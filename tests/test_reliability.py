@@ -19,14 +19,15 @@ from test_telegram_e2e import QUEUE_NOTICE, answer_to, is_final, start_app, stop
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 ROOT = Path(__file__).resolve().parent.parent
-BUSY = ("very busy", "already have a question waiting")
+BUSY = ("very busy", "already have a question waiting", "faster than I can keep up")
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def bot(settings, engine, tmp_path):
     fake = FakeTelegram()
     await fake.start()
-    app = await start_app(fake, settings, engine, tmp_path, admins=frozenset({900}), max_queue=30)
+    app = await start_app(fake, settings, engine, tmp_path, admins=frozenset({900}), max_queue=30,
+                          rate_limit_per_minute=6)
     yield fake, app
     await stop_app(app)
     await fake.stop()
@@ -64,6 +65,15 @@ async def test_load_50_users_5_messages_each_nothing_lost_or_doubled(bot):
     assert app.bot_data["ctx"].store.pending() == []
 
 
+async def test_per_user_rate_limit(bot):
+    fake, _ = bot
+    sent = [fake.user_message(3600, f"Question {i}: who is Adrian Watson?") for i in range(7)]
+    await fake.wait_for(lambda: all(final_replies(fake, 3600, m["message_id"]) for m in sent), 180)
+    texts = [final_replies(fake, 3600, m["message_id"])[0].final_text for m in sent]
+    assert sum("faster than I can keep up" in t for t in texts) == 1, "the seventh question in a minute"
+    assert "faster than I can keep up" in texts[-1]
+
+
 async def test_telegram_5xx_and_timeouts_are_retried(bot):
     fake, _ = bot
     fake.fail_next("getUpdates", 502, "Bad Gateway", times=2)
@@ -74,6 +84,24 @@ async def test_telegram_5xx_and_timeouts_are_retried(bot):
     fake.fail_next("editMessageText", 503, "Service Unavailable")
     msg = fake.user_message(3101, "Who is Adrian Watson?")
     assert (await answer_to(fake, msg, 60)).final_text
+
+
+async def test_send_and_poll_timeouts_are_survived(settings, engine, tmp_path):
+    fake = FakeTelegram()
+    await fake.start()
+    app = await start_app(fake, settings, engine, tmp_path, telegram_timeout=1.0)
+    try:
+        await fake.wait_for(lambda: any(m == "getUpdates" for m, _ in fake.calls), 30)
+        fake.delay_next("getUpdates", 4.0)  # long poll asks for 1 s; the client gives up after 1 + 1 s
+        fake.delay_next("sendMessage", 2.0)
+        msg = fake.user_message(3700, "/help")
+        reply = await answer_to(fake, msg, 60)
+        assert "/summary" in reply.text
+        sends = [p for m, p in fake.calls if m == "sendMessage" and int(p["chat_id"]) == 3700]
+        assert len(sends) >= 2, "the timed-out send was retried"
+    finally:
+        await stop_app(app)
+        await fake.stop()
 
 
 @pytest.mark.parametrize("text", [

@@ -113,3 +113,17 @@ def test_token_never_reaches_the_logs():
     assert "SECRET" not in output
     assert output.count("***") >= 2
     setup_logging("WARNING")
+
+
+def test_user_rate_limit_sliding_window():
+    from bot.telegram.ratelimit import UserRateLimit
+
+    now = [0.0]
+    limit = UserRateLimit(3, 60.0, clock=lambda: now[0])
+    assert [limit.allow(1) for _ in range(4)] == [True, True, True, False]
+    assert limit.allow(2), "other users are not affected"
+    now[0] = 59.0
+    assert not limit.allow(1)
+    now[0] = 60.5
+    assert limit.allow(1), "the window slid past the first questions"
+    assert all(UserRateLimit(0).allow(1) for _ in range(100))

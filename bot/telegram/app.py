@@ -16,6 +16,7 @@ from ..engine import Engine
 from .handlers import (BotContext, ask_command, cancel, drop_redelivered, help_command, not_text, reset, sources,
                        start, stats_command, summary, tell_to_ask_again, text_message, unknown_command)
 from .queue import FairQueue
+from .ratelimit import UserRateLimit
 from .store import ChatStore
 
 log = logging.getLogger("articlebot.telegram")
@@ -39,9 +40,10 @@ def build_application(settings: Settings, engine: Engine, store: ChatStore | Non
     store = store or ChatStore(settings.data_dir / "chats.sqlite3")
     # A local Bot API server (or a test server) on loopback must not go through an HTTP proxy.
     httpx_kwargs = {"trust_env": False} if _is_loopback(settings.telegram_api_base_url) else None
-    request = HTTPXRequest(connection_pool_size=64, read_timeout=15, write_timeout=15, connect_timeout=10,
-                           httpx_kwargs=httpx_kwargs)
-    updates_request = HTTPXRequest(connection_pool_size=2, read_timeout=40, connect_timeout=10,
+    timeout = settings.telegram_timeout
+    request = HTTPXRequest(connection_pool_size=64, read_timeout=timeout, write_timeout=timeout,
+                           connect_timeout=timeout, httpx_kwargs=httpx_kwargs)
+    updates_request = HTTPXRequest(connection_pool_size=2, read_timeout=timeout, connect_timeout=timeout,
                                    httpx_kwargs=httpx_kwargs)
     application = (
         ApplicationBuilder()
@@ -58,7 +60,8 @@ def build_application(settings: Settings, engine: Engine, store: ChatStore | Non
         .build()
     )
     queue = FairQueue(settings.max_queue, settings.max_pending_per_user)
-    application.bot_data["ctx"] = BotContext(settings, engine, store, queue)
+    application.bot_data["ctx"] = BotContext(settings, engine, store, queue,
+                                             UserRateLimit(settings.rate_limit_per_minute))
     application.add_handler(TypeHandler(Update, drop_redelivered), group=-1)
     only_new = filters.UpdateType.MESSAGE  # edited messages never cause a second answer
     application.add_handler(CommandHandler("start", start, filters=only_new))

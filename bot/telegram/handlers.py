@@ -24,6 +24,7 @@ from ..messages import message
 from ..text import clean_text, detect_language
 from .delivery import StreamingReply, rtl, send_html, split_message
 from .queue import FairQueue, Job, QueueFull, TooManyPending
+from .ratelimit import UserRateLimit
 from .store import ChatStore
 
 log = logging.getLogger("articlebot.telegram")
@@ -48,6 +49,7 @@ class BotContext:
     engine: Engine
     store: ChatStore
     queue: FairQueue
+    rate_limit: UserRateLimit
     stats: Stats = field(default_factory=Stats)
 
 
@@ -276,7 +278,12 @@ async def enqueue(update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str,
                   make_stream: Callable, question: str | None) -> None:
     ctx = ctx_of(context)
     chat_id = update.effective_chat.id
-    job = Job(user_id=update.effective_user.id if update.effective_user else chat_id, chat_id=chat_id,
+    user_id = update.effective_user.id if update.effective_user else chat_id
+    if not ctx.rate_limit.allow(user_id):
+        log.info("event=rate_limited user=%s", user_id)
+        await say(update, ctx.store, "rate_limited", lang)
+        return
+    job = Job(user_id=user_id, chat_id=chat_id,
               run=lambda j: answer_job(ctx, context, j),
               payload={"make_stream": make_stream, "question": question, "lang": lang,
                        "reply_to": update.effective_message.message_id, "queued_at": time.perf_counter()})
