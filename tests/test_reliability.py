@@ -232,3 +232,47 @@ async def test_full_disk_costs_history_not_answers(settings, engine, tmp_path):
         await stop_app(app)
         await fake.stop()
         subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+class FailingMidStream:
+    """The real model, made to fail after a few tokens: the fault a crashing or out-of-memory llama.cpp
+    runtime would cause. Everything else is delegated to the real LocalLLM."""
+
+    def __init__(self, llm, after: int = 3) -> None:
+        self._llm = llm
+        self._after = after
+
+    def __getattr__(self, name):
+        return getattr(self._llm, name)
+
+    def stream(self, *args, **kwargs):
+        from bot.llm import LLMError
+
+        for count, piece in enumerate(self._llm.stream(*args, **kwargs), 1):
+            yield piece
+            if count >= self._after:
+                raise LLMError("simulated runtime failure in the middle of generation")
+
+
+async def test_llm_failing_mid_stream_gets_an_apology_and_service_continues(settings, engine, tmp_path):
+    from bot.engine import Engine
+
+    broken = Engine(settings, engine.article, engine.index, engine.embedder, FailingMidStream(engine.llm),
+                    engine.prompts)
+    fake = FakeTelegram()
+    await fake.start()
+    app = await start_app(fake, settings, broken, tmp_path, edit_interval=0.0)
+    try:
+        msg = fake.user_message(3800, "ما موقف الصين من التقارب الروسي الكوري؟")
+        reply = await answer_to(fake, msg, 90)
+        assert "حدث خطأ" in reply.final_text, "the partial answer was replaced by an apology"
+        assert len(fake.replies_to(3800, msg["message_id"])) == 1, "one message, edited: no stray partial answer"
+        ctx = app.bot_data["ctx"]
+        assert ctx.stats.errors == 1
+        await fake.wait_for(lambda: ctx.store.pending() == [], 10)  # cleared right after delivery
+        after = fake.user_message(3800, "Who won the elections in Brazil?")
+        assert "does not say" in (await answer_to(fake, after, 60)).final_text
+        assert "/summary" in (await answer_to(fake, fake.user_message(3800, "/help"), 30)).text
+    finally:
+        await stop_app(app)
+        await fake.stop()

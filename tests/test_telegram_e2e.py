@@ -37,8 +37,9 @@ async def answer_to(fake: FakeTelegram, user_message: dict, timeout: float = 120
 
 
 async def start_app(fake: FakeTelegram, settings, engine, data_dir, **overrides):
+    overrides = {"edit_interval": 0.3, **overrides}
     settings = settings.with_overrides(telegram_token=fake.token, telegram_api_base_url=fake.base_url,
-                                       data_dir=data_dir, edit_interval=0.3, **overrides)
+                                       data_dir=data_dir, **overrides)
     app = build_application(settings, engine, ChatStore(data_dir / "chats.sqlite3"))
     await app.initialize()
     await app.post_init(app)
