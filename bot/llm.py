@@ -72,6 +72,7 @@ class LocalLLM:
         self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
         self.fingerprint = self._fingerprint()
         self._prefix_key: str | None = None
+        self._split: tuple[str, int, list[int]] | None = None  # (system text, prefix length, prefix tokens)
 
     # ---------------------------------------------------------------- prompts
 
@@ -88,14 +89,15 @@ class LocalLLM:
         question and stays in the KV cache.
         """
         system, user = sanitize(system), sanitize(user)
-        a = self._format(system, "\x01")
-        b = self._format(system, "\x02")
-        cut = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
-        full = self._format(system, user)
-        prefix_text, suffix_text = full[:cut], full[cut:]
-        prefix = self.llama.tokenize(prefix_text.encode("utf-8"), add_bos=True, special=True)
+        if self._split is None or self._split[0] != system:  # the prefix is tokenised once per system text
+            a = self._format(system, "\x01")
+            b = self._format(system, "\x02")
+            cut = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
+            self._split = (system, cut, self.llama.tokenize(a[:cut].encode("utf-8"), add_bos=True, special=True))
+        _, cut, prefix = self._split
+        suffix_text = self._format(system, user)[cut:]
         suffix = self.llama.tokenize(suffix_text.encode("utf-8"), add_bos=False, special=True)
-        return prefix, suffix
+        return list(prefix), suffix
 
     def _format(self, system: str, user: str) -> str:
         response = self._formatter(messages=[{"role": "system", "content": system}, {"role": "user", "content": user}])
