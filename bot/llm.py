@@ -103,16 +103,13 @@ class LocalLLM:
         response = self._formatter(messages=[{"role": "system", "content": system}, {"role": "user", "content": user}])
         return response.prompt
 
-    def count_tokens(self, text: str) -> int:
-        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
-
     # ---------------------------------------------------------------- prefix state
 
     def warm_prefix(self, prefix: list[int]) -> float:
         """Make `prefix` the start of the KV cache: from memory, from a saved state file, or by
         evaluating it (then saving the state). Returns the seconds spent."""
         key = hashlib.sha256((self.fingerprint + json.dumps(prefix)).encode()).hexdigest()[:24]
-        if key == self._prefix_key and self._cached_prefix_len() >= len(prefix):
+        if key == self._prefix_key and self.llama.n_tokens >= len(prefix):
             return 0.0
         started = time.perf_counter()
         with self._lock:
@@ -127,9 +124,6 @@ class LocalLLM:
                     self._save_state(path)
             self._prefix_key = key
         return time.perf_counter() - started
-
-    def _cached_prefix_len(self) -> int:
-        return int(self.llama.n_tokens)
 
     def _save_state(self, path: Path) -> None:
         import llama_cpp

@@ -32,7 +32,6 @@ MESSAGES: dict[str, dict[str, str]] = {
                    "ar": "تم مسح المحادثة. اسألني أي شيء عن المقال."},
     "error": {"en": "Sorry, something went wrong while answering. Please try again.",
               "ar": "عذراً، حدث خطأ أثناء الإجابة. من فضلك حاول مرة أخرى."},
-    "summary_title": {"en": "Summary", "ar": "الملخص"},
     "welcome": {
         "en": "Hello! I answer questions about one article, from its text only, in Arabic or English.\n"
               "<b>{title}</b>\nSource: {source}\n\nAsk me, for example: <i>Where are Putin and Kim expected to meet?</i>\n"
@@ -67,7 +66,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "unknown_command": {"en": "I do not know that command. /help lists what I can do.",
                         "ar": "لا أعرف هذا الأمر. /help يعرض ما أستطيع فعله."},
     "sources_footer": {"en": "Sources", "ar": "المصادر"},
-    "passage": {"en": "passage", "ar": "المقطع"},
 }
 
 

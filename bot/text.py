@@ -23,10 +23,6 @@ def clean_text(text: str) -> str:
     return _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
 
 
-def normalize_digits(text: str) -> str:
-    return text.translate(_DIGITS)
-
-
 def normalize_arabic(text: str) -> str:
     """Fold spelling variants so matching ignores them: harakat, tatweel, alef forms, ta marbuta,
     alef maqsura, hamza seats, Arabic-Indic digits; Latin is lower-cased."""

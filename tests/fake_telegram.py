@@ -86,7 +86,6 @@ class FakeTelegram:
         self._changed = asyncio.Event()
         self.runner: web.AppRunner | None = None
         self.port = 0
-        self.confirmed_offset = 0
 
     # ------------------------------------------------------------------ server
 
@@ -160,7 +159,6 @@ class FakeTelegram:
         offset = int(params.get("offset", 0) or 0)
         timeout = min(float(params.get("timeout", 0) or 0), 2.0)
         if offset:  # like Telegram: an offset confirms (and forgets) every earlier update
-            self.confirmed_offset = offset
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
         deadline = time.monotonic() + timeout
         while True:

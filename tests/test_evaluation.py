@@ -4,7 +4,6 @@
 import json
 from pathlib import Path
 
-import pytest
 
 from bot.engine import Answer, is_summary_request
 from bot.evaluation import contains_any, gold_chunk, load_items, run_eval, summarize, summary_ok

@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 
 from fake_telegram import FakeTelegram
-from test_telegram_e2e import QUEUE_NOTICE, answer_to, is_final, start_app, stop_app
+from test_telegram_e2e import answer_to, is_final, start_app, stop_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 ROOT = Path(__file__).resolve().parent.parent

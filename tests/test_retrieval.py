@@ -1,6 +1,5 @@
 """Index round trip, staleness and retrieval quality with the real embedding model and FAISS."""
 
-import dataclasses
 
 import numpy as np
 import pytest

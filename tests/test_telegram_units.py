@@ -1,7 +1,6 @@
 """Units of the Telegram layer that need no server: splitting, escaping, the fair queue, the chat store,
 log redaction."""
 
-import asyncio
 import io
 import logging
 

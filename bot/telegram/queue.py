@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ class TooManyPending(Exception):
     """This user already has the maximum number of questions waiting."""
 
 
+log = logging.getLogger("articlebot.telegram.queue")
 _ids = itertools.count(1)
 
 
@@ -110,8 +112,6 @@ class FairQueue:
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the job reports its own errors to the user
-                import logging
-
-                logging.getLogger("articlebot.telegram.queue").exception("event=job_failed job=%s", job.id)
+                log.exception("event=job_failed job=%s", job.id)
             finally:
                 self.running = None
