@@ -89,7 +89,7 @@ def main() -> int:
     started = time.perf_counter()
     engine = Engine.load(settings)
     cold_start = time.perf_counter() - started
-    prefix_tokens = len(engine._prefix)
+    prefix_tokens = engine.prefix_tokens
 
     started = time.perf_counter()
     ArticleIndex.build(engine.article, engine.embedder)

@@ -88,7 +88,7 @@ async def main_async(args) -> str:
         await app.shutdown()
         await app.post_shutdown(app)
         await fake.stop()
-    lines = [f"# Telegram benchmark: {engine.llm.path.name}", "", f"Machine: {machine()}",
+    lines = [f"# Telegram benchmark: {engine.llm.name}", "", f"Machine: {machine()}",
              f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
              f"Edit interval {settings.edit_interval} s; fake Bot API on 127.0.0.1 (HTTP, long polling)", "",
              "| measure | value |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows]

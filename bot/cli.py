@@ -75,14 +75,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     telegram = sub.add_parser("telegram", help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
     _add_engine_flags(telegram)
+    _add_bot_flags(telegram)
 
     start = sub.add_parser("start", help="the Telegram bot when TELEGRAM_BOT_TOKEN is set, otherwise the terminal chat")
     _add_engine_flags(start)
+    _add_bot_flags(start)
     return parser
 
 
+def _add_bot_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--webhook", action="store_true",
+                        help="take updates through a webhook instead of long polling (needs --webhook-url)")
+    parser.add_argument("--webhook-url", help="public https URL Telegram posts updates to (env ARTICLEBOT_WEBHOOK_URL)")
+    parser.add_argument("--listen", dest="webhook_listen", help="webhook listen address (env ARTICLEBOT_WEBHOOK_LISTEN)")
+    parser.add_argument("--port", dest="webhook_port", type=int, help="webhook listen port (env ARTICLEBOT_WEBHOOK_PORT)")
+    parser.add_argument("--llm-url", help="OpenAI-compatible server to generate with (env ARTICLEBOT_LLM_URL)")
+
+
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {k: getattr(args, k, None) for k in ("llm_model", "embed_model", "threads", "n_ctx", "retrieval", "log_level")}
+    overrides = {k: getattr(args, k, None) for k in ("llm_model", "embed_model", "threads", "n_ctx", "retrieval",
+                                                     "log_level", "webhook_url", "webhook_listen", "webhook_port", "llm_url")}
     if getattr(args, "article", None) is not None:
         overrides["article"] = args.article.resolve()
     return Settings.from_env().with_overrides(**overrides)
@@ -247,9 +259,9 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     engine = _engine(settings)
     results = run_eval(engine, items, progress_bar)
     summary = summarize(results)
-    print(format_table(summary, f"{engine.llm.path.name} ({len(items)} items)"))
+    print(format_table(summary, f"{engine.llm.name} ({len(items)} items)"))
     if args.out:
-        args.out.write_text(json.dumps({"model": engine.llm.path.name, "summary": summary,
+        args.out.write_text(json.dumps({"model": engine.llm.name, "summary": summary,
                                         "items": [r.__dict__ for r in results]}, ensure_ascii=False, indent=1),
                             encoding="utf-8")
     return 0
@@ -258,10 +270,12 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.telegram_token:
         raise UserError("TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and export it")
+    if getattr(args, "webhook", False) and not settings.webhook_url:
+        raise UserError("--webhook needs the public URL: set ARTICLEBOT_WEBHOOK_URL or pass --webhook-url")
     from .telegram.app import run_bot
     from .telegram.store import ChatStore
 
-    store = ChatStore(settings.data_dir / "chats.sqlite3")  # a bad data directory fails before slow loads
+    store = ChatStore.open(settings)  # a bad data directory or database fails before slow loads
     run_bot(settings, _engine(settings), store)
     return 0
 
@@ -283,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             command = "telegram" if settings.telegram_token else "chat"
         quiet = command in ("ask", "chat", "summary", "eval") and not getattr(args, "log_level", None) \
             and "ARTICLEBOT_LOG_LEVEL" not in os.environ
-        setup_logging("WARNING" if quiet else settings.log_level, [settings.telegram_token])
+        setup_logging("WARNING" if quiet else settings.log_level,
+                      [settings.telegram_token, settings.webhook_secret, settings.llm_api_key, settings.database_url])
         handler = {"models": cmd_models, "index": cmd_index, "ask": cmd_ask, "chat": cmd_chat,
                    "summary": cmd_summary, "eval": cmd_eval, "telegram": cmd_telegram}[command]
         return handler(args, settings)

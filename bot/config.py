@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -89,6 +90,21 @@ class Settings:
     edit_interval: float = 1.0
     telegram_timeout: float = 15.0  # seconds for one Bot API call (long polling adds its own wait)
     log_level: str = "INFO"
+    # Scale-out (all optional): an OpenAI-compatible inference server instead of the in-process model ...
+    llm_url: str = ""
+    llm_server_model: str = ""  # empty: the first model the server lists
+    llm_api_key: str = field(default="", repr=False)
+    llm_timeout: float = 120.0
+    # ... shared chat state in PostgreSQL instead of SQLite ...
+    database_url: str = field(default="", repr=False)
+    replica_id: str = "local"  # names this process's questions in shared state
+    # ... and webhook delivery instead of long polling.
+    webhook_url: str = ""  # public https URL Telegram posts to, e.g. https://bot.example.org/telegram
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_secret: str = field(default="", repr=False)
+    webhook_cert: str = ""  # TLS certificate and key, when no reverse proxy terminates TLS
+    webhook_key: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -125,6 +141,18 @@ class Settings:
             edit_interval=_float(env, "ARTICLEBOT_EDIT_INTERVAL", d.edit_interval),
             telegram_timeout=_float(env, "ARTICLEBOT_TELEGRAM_TIMEOUT", d.telegram_timeout),
             log_level=(env.get("ARTICLEBOT_LOG_LEVEL", "").strip() or d.log_level).upper(),
+            llm_url=env.get("ARTICLEBOT_LLM_URL", "").strip(),
+            llm_server_model=env.get("ARTICLEBOT_LLM_SERVER_MODEL", "").strip(),
+            llm_api_key=env.get("ARTICLEBOT_LLM_API_KEY", "").strip(),
+            llm_timeout=_float(env, "ARTICLEBOT_LLM_TIMEOUT", d.llm_timeout),
+            database_url=env.get("ARTICLEBOT_DATABASE_URL", "").strip(),
+            replica_id=env.get("ARTICLEBOT_REPLICA_ID", "").strip() or d.replica_id,
+            webhook_url=env.get("ARTICLEBOT_WEBHOOK_URL", "").strip(),
+            webhook_listen=env.get("ARTICLEBOT_WEBHOOK_LISTEN", "").strip() or d.webhook_listen,
+            webhook_port=_int(env, "ARTICLEBOT_WEBHOOK_PORT", d.webhook_port, 1),
+            webhook_secret=env.get("ARTICLEBOT_WEBHOOK_SECRET", "").strip(),
+            webhook_cert=env.get("ARTICLEBOT_WEBHOOK_CERT", "").strip(),
+            webhook_key=env.get("ARTICLEBOT_WEBHOOK_KEY", "").strip(),
         )
         settings.validate()
         return settings
@@ -147,3 +175,16 @@ class Settings:
                 f"TELEGRAM_API_BASE_URL={self.telegram_api_base_url!r} must end in /bot "
                 "(for example http://127.0.0.1:8081/bot)"
             )
+        if self.llm_url and not self.llm_url.startswith(("http://", "https://")):
+            raise ConfigError(f"ARTICLEBOT_LLM_URL={self.llm_url!r} must start with http:// or https://")
+        if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("ARTICLEBOT_DATABASE_URL must be a postgresql:// URL (leave it empty for SQLite)")
+        if self.webhook_url and not self.webhook_url.startswith(("https://", "http://")):
+            raise ConfigError(f"ARTICLEBOT_WEBHOOK_URL={self.webhook_url!r} must be a URL")
+        if self.webhook_url and not self.webhook_secret:
+            raise ConfigError("webhook mode needs ARTICLEBOT_WEBHOOK_SECRET: Telegram sends it with every update "
+                              "and the bot refuses requests without it (use the same value on every replica)")
+        if self.webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", self.webhook_secret):
+            raise ConfigError("ARTICLEBOT_WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and - (1-256 characters)")
+        if bool(self.webhook_cert) != bool(self.webhook_key):
+            raise ConfigError("set both ARTICLEBOT_WEBHOOK_CERT and ARTICLEBOT_WEBHOOK_KEY, or neither")

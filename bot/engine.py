@@ -22,7 +22,8 @@ import numpy as np
 
 from .config import Settings
 from .faithfulness import unsupported_numbers
-from .llm import GenerationStats, LocalLLM
+from .llm import ChatModel, GenerationStats, LocalLLM
+from .llm_remote import RemoteLLM
 from .messages import bilingual, message
 from .models import resolve_model_path
 from .prompts import Prompts
@@ -77,7 +78,7 @@ class EngineError(RuntimeError):
 
 class Engine:
     def __init__(self, settings: Settings, article: Article, index: ArticleIndex, embedder: Embedder,
-                 llm: LocalLLM, prompts: Prompts) -> None:
+                 llm: ChatModel, prompts: Prompts) -> None:
         self.settings = settings
         self.article = article
         self.index = index
@@ -85,7 +86,7 @@ class Engine:
         self.llm = llm
         self.prompts = prompts
         self._summary_lock = threading.Lock()
-        self.mode, self._prefix, self._system = choose_prompt(settings, prompts, llm, article, index.chunks)
+        self.mode, self.prefix_tokens, self._system = choose_prompt(settings, prompts, llm, article, index.chunks)
 
     # ---------------------------------------------------------------- construction
 
@@ -96,7 +97,7 @@ class Engine:
             article = load_article(settings.article)
         except ValueError as exc:
             raise EngineError(str(exc)) from None
-        llm_path = resolve_model_path(settings, settings.llm_model, "gguf")  # fail fast, before slow loads
+        llm_path = None if settings.llm_url else resolve_model_path(settings, settings.llm_model, "gguf")  # fail fast
         embed_path = resolve_model_path(settings, settings.embed_model, "embed")
         prompts = Prompts(settings.prompts_dir)
         # The two slow loads are independent, so they overlap: the embedder and index in one thread, the
@@ -104,22 +105,21 @@ class Engine:
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="load") as pool:
             progress("loading the embedding model and the language model ...")
             embedder_future = pool.submit(Embedder, embed_path, settings.threads)
-            llm = LocalLLM(llm_path, n_ctx=settings.n_ctx, threads=settings.threads,
-                           state_dir=settings.cache_dir / "states")
-            _, prefix, _ = choose_prompt(settings, prompts, llm, article, chunk_article(article, CHUNK_MAX_CHARS))
+            llm = load_llm(settings, llm_path)
+            _, _, system = choose_prompt(settings, prompts, llm, article, chunk_article(article, CHUNK_MAX_CHARS))
             progress("preparing the article prompt (slow only the first time) ...")
-            warm_future = pool.submit(llm.warm_prefix, prefix)
+            warm_future = pool.submit(llm.warm, system)
             embedder = embedder_future.result()
             index = ensure_index(settings, article, embedder, progress)
             warm_future.result()
         engine = cls(settings, article, index, embedder, llm, prompts)
         engine.warm()  # no work when the index's chunks gave the same prefix
         log.info("event=engine_ready mode=%s chunks=%d prefix_tokens=%d seconds=%.2f", engine.mode,
-                 len(index.chunks), len(engine._prefix), time.perf_counter() - started)
+                 len(index.chunks), engine.prefix_tokens, time.perf_counter() - started)
         return engine
 
     def warm(self) -> float:
-        return self.llm.warm_prefix(self._prefix)
+        return self.llm.warm(self._system)
 
     # ---------------------------------------------------------------- retrieval
 
@@ -196,12 +196,10 @@ class Engine:
     def _generate(self, suffix_text: str, lang: str, hits: list[Hit], timings: dict[str, float], query: str,
                   max_tokens: int, cancel: threading.Event | None, started: float,
                   kind: str = "answer") -> Iterator[str | Answer]:
-        system = self._system
-        _, suffix = self.llm.render(system, suffix_text)
         stats = GenerationStats()
         raw = ""
         sent = 0  # characters of visible text already yielded
-        for piece in self.llm.stream(self._prefix, suffix, max_tokens, self.settings.temperature, stats, cancel):
+        for piece in self.llm.stream(self._system, suffix_text, max_tokens, self.settings.temperature, stats, cancel):
             raw += piece
             body = raw.lstrip()
             if SENTINEL.startswith(body) or body.startswith(SENTINEL):
@@ -340,7 +338,7 @@ class Engine:
 
     def describe(self) -> dict:
         return {"title": self.article.title, "source": self.article.source, "chunks": len(self.index.chunks),
-                "mode": self.mode, "llm": str(self.llm.path.name), "embedder": str(self.embedder.path.name)}
+                "mode": self.mode, "llm": self.llm.name, "embedder": str(self.embedder.path.name)}
 
 
 # -------------------------------------------------------------------- helpers
@@ -365,19 +363,27 @@ def ensure_index(settings: Settings, article: Article, embedder: Embedder,
     return index
 
 
-def choose_prompt(settings: Settings, prompts: Prompts, llm: LocalLLM, article: Article,
-                  chunks: list[Chunk]) -> tuple[str, list[int], str]:
-    """(mode, prefix tokens, system text): the whole article as a cached prefix when it fits the
+def load_llm(settings: Settings, path: Path | None) -> ChatModel:
+    """The in-process llama.cpp model, or an OpenAI-compatible server when ARTICLEBOT_LLM_URL is set."""
+    if settings.llm_url:
+        return RemoteLLM(settings.llm_url, settings.llm_server_model, settings.llm_api_key, settings.n_ctx,
+                         settings.llm_timeout)
+    assert path is not None
+    return LocalLLM(path, n_ctx=settings.n_ctx, threads=settings.threads, state_dir=settings.cache_dir / "states")
+
+
+def choose_prompt(settings: Settings, prompts: Prompts, llm: ChatModel, article: Article,
+                  chunks: list[Chunk]) -> tuple[str, int, str]:
+    """(mode, prefix token count, system text): the whole article as a cached prefix when it fits the
     context with room for a question and an answer, else instructions only (retrieved passages go
     into each question)."""
     passages = "\n".join(f"[{c.id + 1}] {chunk_core_text(article, c)}" for c in chunks)
     system = prompts.fill("system_article", title=article.title, source=article.source, passages=passages)
-    prefix, _ = llm.render(system, "x")
+    prefix = llm.prompt_tokens(system)
     budget = llm.n_ctx - settings.max_answer_tokens - ANSWER_RESERVE_TOKENS
-    if settings.prompt_mode == "retrieval" or (settings.prompt_mode != "article" and len(prefix) > budget):
+    if settings.prompt_mode == "retrieval" or (settings.prompt_mode != "article" and prefix > budget):
         system = prompts.fill("system_retrieval", title=article.title, source=article.source)
-        prefix, _ = llm.render(system, "x")
-        return "retrieval", prefix, system
+        return "retrieval", llm.prompt_tokens(system), system
     return "article", prefix, system
 
 

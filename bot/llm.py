@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Protocol
 
 log = logging.getLogger("articlebot.llm")
 
@@ -30,6 +30,28 @@ _CHATML = (
 
 class LLMError(RuntimeError):
     """The model cannot be loaded or cannot answer; the message is safe to log."""
+
+
+class LLMUnavailable(LLMError):
+    """The inference server cannot be reached (down, restarting, overloaded): users are told to retry."""
+
+
+class ChatModel(Protocol):
+    """What the engine needs from a language model, in process or behind a server.
+
+    The system text (instructions + article) always comes first, so every backend can keep it cached.
+    """
+
+    name: str
+    fingerprint: str  # changes when the model or its context changes: keys cached summaries
+    n_ctx: int
+
+    def prompt_tokens(self, system: str) -> int: ...
+
+    def warm(self, system: str) -> float: ...
+
+    def stream(self, system: str, user: str, max_tokens: int, temperature: float = 0.1,
+               stats: "GenerationStats | None" = None, cancel: threading.Event | None = None) -> Iterator[str]: ...
 
 
 def sanitize(text: str) -> str:
@@ -63,6 +85,7 @@ class LocalLLM:
             raise LLMError(f"llama.cpp could not load {self.path} ({exc}); the file may be corrupt: "
                            "delete it and run `articlebot models fetch`, or point ARTICLEBOT_LLM_MODEL at another GGUF") from None
         self.load_seconds = time.perf_counter() - started
+        self.name = self.path.name
         self.n_ctx = self.llama.n_ctx()
         template = self.llama.metadata.get("tokenizer.chat_template") or _CHATML
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -102,6 +125,13 @@ class LocalLLM:
     def _format(self, system: str, user: str) -> str:
         response = self._formatter(messages=[{"role": "system", "content": system}, {"role": "user", "content": user}])
         return response.prompt
+
+    def prompt_tokens(self, system: str) -> int:
+        """Tokens of the fixed part of every prompt (template + system text)."""
+        return len(self.render(system, "x")[0])
+
+    def warm(self, system: str) -> float:
+        return self.warm_prefix(self.render(system, "x")[0])
 
     # ---------------------------------------------------------------- prefix state
 
@@ -172,9 +202,14 @@ class LocalLLM:
 
     # ---------------------------------------------------------------- generation
 
-    def stream(self, prefix: list[int], suffix: list[int], max_tokens: int, temperature: float = 0.1,
+    def stream(self, system: str, user: str, max_tokens: int, temperature: float = 0.1,
                stats: GenerationStats | None = None, cancel: threading.Event | None = None) -> Iterator[str]:
         """Yield text pieces of the answer. One generation at a time (the KV cache is shared)."""
+        prefix, suffix = self.render(system, user)
+        yield from self.stream_tokens(prefix, suffix, max_tokens, temperature, stats, cancel)
+
+    def stream_tokens(self, prefix: list[int], suffix: list[int], max_tokens: int, temperature: float = 0.1,
+                      stats: GenerationStats | None = None, cancel: threading.Event | None = None) -> Iterator[str]:
         stats = stats if stats is not None else GenerationStats()
         tokens = prefix + suffix
         if len(tokens) + 16 > self.n_ctx:

@@ -61,6 +61,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "not_allowed": {"en": "Sorry, this bot is private.", "ar": "عذراً، هذا البوت خاص."},
     "restarted": {"en": "I was restarted before I could answer this. Please send your question again.",
                   "ar": "أُعيد تشغيلي قبل أن أجيب عن هذا. من فضلك أرسل سؤالك مرة أخرى."},
+    "llm_unavailable": {"en": "The answering service is unreachable right now. Please try again in a minute.",
+                        "ar": "خدمة الإجابة غير متاحة الآن. من فضلك حاول مرة أخرى بعد دقيقة."},
     "cancelled": {"en": "Cancelled.", "ar": "تم الإلغاء."},
     "nothing_to_cancel": {"en": "There is nothing to cancel.", "ar": "لا يوجد ما يمكن إلغاؤه."},
     "unknown_command": {"en": "I do not know that command. /help lists what I can do.",

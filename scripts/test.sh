@@ -4,4 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh "default,small,embed" test
+# The shared-state tests start a throwaway PostgreSQL server: Debian's package, installed if missing.
+if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    echo "== installing PostgreSQL for the shared-state tests"
+    if [ "$(id -u)" = 0 ]; then apt_get="apt-get"; else apt_get="sudo -n apt-get"; fi
+    $apt_get install -y -q postgresql >/dev/null 2>&1 || { $apt_get update -q >/dev/null 2>&1 && $apt_get install -y -q postgresql >/dev/null 2>&1; } \
+        || echo "   could not install PostgreSQL: its tests will be skipped"
+fi
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any, Callable
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 
 BOT_ID = 777000111
 BOT_USERNAME = "article_test_bot"
@@ -82,6 +82,8 @@ class FakeTelegram:
         self.delays: dict[str, list[float]] = {}
         self.commands: dict[str | None, list[dict]] = {}
         self.actions: list[tuple[int, str]] = []
+        self.webhook: dict | None = None  # {"url", "secret_token"} once setWebhook was called
+        self.last_update: dict | None = None
         self._new_update = asyncio.Event()
         self._changed = asyncio.Event()
         self.runner: web.AppRunner | None = None
@@ -142,7 +144,16 @@ class FakeTelegram:
                 "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
 
     async def api_deleteWebhook(self, params):
+        self.webhook = None
         return True
+
+    async def api_setWebhook(self, params):
+        self.webhook = {"url": params["url"], "secret_token": params.get("secret_token")}
+        return True
+
+    async def api_getWebhookInfo(self, params):
+        return {"url": (self.webhook or {}).get("url", ""), "has_custom_certificate": False,
+                "pending_update_count": 0}
 
     async def api_setMyCommands(self, params):
         commands = params.get("commands")
@@ -156,6 +167,9 @@ class FakeTelegram:
         return True
 
     async def api_getUpdates(self, params):
+        if self.webhook:
+            raise _ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
+                                 "use deleteWebhook to delete the webhook first")
         offset = int(params.get("offset", 0) or 0)
         timeout = min(float(params.get("timeout", 0) or 0), 2.0)
         if offset:  # like Telegram: an offset confirms (and forgets) every earlier update
@@ -245,9 +259,22 @@ class FakeTelegram:
         update = {"update_id": next(self._update_ids), ("edited_message" if edited else "message"): message}
         if edited:
             message["edit_date"] = int(time.time())
-        self.updates.append(update)
-        self._new_update.set()
+        self.last_update = update
+        if self.webhook is None:  # with a webhook set, the test posts the update (see post_update)
+            self.updates.append(update)
+            self._new_update.set()
         return message
+
+    async def post_update(self, update: dict, url: str | None = None, secret: str | None = "from-webhook") -> int:
+        """Deliver an update the way Telegram does to a webhook (optionally to one chosen replica's URL);
+        returns the HTTP status the bot answered with."""
+        assert self.webhook or url, "no webhook set"
+        url = url or self.webhook["url"]
+        secret = self.webhook["secret_token"] if secret == "from-webhook" and self.webhook else secret
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+        async with ClientSession() as session:
+            async with session.post(url, json=update, headers=headers) as response:
+                return response.status
 
     def to_chat(self, chat_id: int) -> list[Sent]:
         return [m for m in self.sent.values() if m.chat_id == chat_id]

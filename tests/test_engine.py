@@ -131,12 +131,12 @@ def test_long_article_switches_to_retrieved_passages_by_itself(engine, settings,
     try:
         big = Engine(local, long_article, index, engine.embedder, engine.llm, engine.prompts)
         assert big.mode == "retrieval"
-        assert len(big._prefix) < 600
+        assert big.prefix_tokens < 600
         _, hits, _ = big.retrieve("Where are Putin and Kim expected to meet?", [])
         assert any(CITY in h.chunk.text for h in hits)
         answer = big.answer("Where are Putin and Kim expected to meet?")
         assert answer.language == "en" and answer.sources
-        assert len(big._prefix) + 100 < answer.timings["prompt_tokens"] < engine.llm.n_ctx, \
+        assert big.prefix_tokens + 100 < answer.timings["prompt_tokens"] < engine.llm.n_ctx, \
             "the retrieved passages travel with the question"
         refusal = big.answer("Who won the elections in Brazil?")
         assert refusal.kind == "refusal"

@@ -37,7 +37,7 @@ def _is_loopback(url: str) -> bool:
 
 
 def build_application(settings: Settings, engine: Engine, store: ChatStore | None = None) -> Application:
-    store = store or ChatStore(settings.data_dir / "chats.sqlite3")
+    store = store or ChatStore.open(settings)
     # A local Bot API server (or a test server) on loopback must not go through an HTTP proxy.
     httpx_kwargs = {"trust_env": False} if _is_loopback(settings.telegram_api_base_url) else None
     timeout = settings.telegram_timeout
@@ -117,9 +117,25 @@ async def _on_error(update: object, context) -> None:
     log.error("event=handler_error error=%s detail=%s", type(context.error).__name__, context.error)
 
 
+def webhook_options(settings: Settings) -> dict:
+    """Arguments for python-telegram-bot's webhook server. Telegram sends the secret token with every
+    update; requests without it are refused (403) before any handler runs. The local path is the public
+    URL's path, so a reverse proxy can pass requests through unchanged."""
+    return dict(listen=settings.webhook_listen, port=settings.webhook_port,
+                url_path=urlparse(settings.webhook_url).path.strip("/"), webhook_url=settings.webhook_url,
+                secret_token=settings.webhook_secret, cert=settings.webhook_cert or None,
+                key=settings.webhook_key or None, allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+
+
 def run_bot(settings: Settings, engine: Engine, store: ChatStore | None = None) -> None:
-    """Long polling until SIGINT/SIGTERM: python-telegram-bot stops taking updates, then the running and
-    waiting questions are abandoned cleanly (their askers told to ask again) and state is closed."""
+    """Long polling (or the webhook server when ARTICLEBOT_WEBHOOK_URL is set) until SIGINT/SIGTERM:
+    python-telegram-bot stops taking updates, then the running and waiting questions are abandoned
+    cleanly (their askers told to ask again) and state is closed."""
     application = build_application(settings, engine, store)
-    log.info("event=bot_starting api=%s", urlparse(settings.telegram_api_base_url).hostname)
+    if settings.webhook_url:
+        log.info("event=bot_starting mode=webhook listen=%s:%d url_host=%s replica=%s", settings.webhook_listen,
+                 settings.webhook_port, urlparse(settings.webhook_url).hostname, settings.replica_id)
+        application.run_webhook(**webhook_options(settings))
+        return
+    log.info("event=bot_starting mode=polling api=%s", urlparse(settings.telegram_api_base_url).hostname)
     application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)

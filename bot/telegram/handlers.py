@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-import sqlite3
 import time
 from collections import deque
 from contextlib import aclosing
@@ -20,12 +19,13 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from ..config import Settings
 from ..engine import Answer, Engine, Turn
+from ..llm import LLMError, LLMUnavailable
 from ..messages import message
 from ..text import clean_text, detect_language
 from .delivery import StreamingReply, rtl, send_html, split_message
 from .queue import FairQueue, Job, QueueFull, TooManyPending
 from .ratelimit import UserRateLimit
-from .store import ChatStore
+from .store import ChatStore, StoreError
 
 log = logging.getLogger("articlebot.telegram")
 
@@ -352,9 +352,11 @@ async def answer_job(ctx: BotContext, context: ContextTypes.DEFAULT_TYPE, job: J
                  started - payload["queued_at"])
     except Exception as exc:  # noqa: BLE001 - any failure: apologise, log, keep serving
         ctx.stats.errors += 1
-        log.error("event=answer_failed chat=%s job=%s error=%s", job.chat_id, job.id, type(exc).__name__)
+        log.error("event=answer_failed chat=%s job=%s error=%s detail=%s", job.chat_id, job.id,
+                  type(exc).__name__, exc if isinstance(exc, LLMError) else "")
+        apology = message("llm_unavailable" if isinstance(exc, LLMUnavailable) else "error", lang)
         try:
-            await streamer.finish(html.escape(rtl(message("error", lang), lang)))
+            await streamer.finish(html.escape(rtl(apology, lang)))
         except Exception:  # noqa: BLE001
             log.error("event=apology_failed chat=%s job=%s", job.chat_id, job.id)
     finally:
@@ -384,7 +386,7 @@ def record(ctx: BotContext, job: Job, answer: Answer) -> None:
             ctx.store.set_sources(job.chat_id, answer.language, chunk_ids)
         elif answer.kind in ("answer", "refusal", "unconfirmed"):
             ctx.store.add_turn(job.chat_id, Turn(question, answer.text, answer.language, chunk_ids))
-    except sqlite3.Error as exc:
+    except StoreError as exc:
         log.error("event=state_not_saved chat=%s error=%s", job.chat_id, exc)
 
 
