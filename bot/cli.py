@@ -141,7 +141,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     started = time.perf_counter()
-    embedder = Embedder(resolve_model_path(settings, settings.embed_model, "embed"), settings.threads)
+    embedder = Embedder(resolve_model_path(settings, settings.embed_model, "embed"), settings.threads,
+                        settings.embed_dtype, settings.cache_dir)
     index = ensure_index(settings, article, embedder, _progress, force=args.force)
     print(f"index: {len(index.chunks)} chunks, {index.manifest['dims']} dims, "
           f"{time.perf_counter() - started:.1f} s (build {index.manifest.get('build_seconds', 0):.1f} s) -> {settings.index_dir}")

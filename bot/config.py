@@ -37,6 +37,17 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name}={raw!r} is not a number") from None
 
 
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r}: use 1 or 0")
+
+
 def _ids(env: dict[str, str], name: str) -> frozenset[int]:
     raw = env.get(name, "").replace(";", ",").replace(" ", ",")
     out = set()
@@ -63,6 +74,7 @@ class Settings:
     llm_model: str = "default"
     # A manifest name (embed) or a path to any sentence-transformers model directory.
     embed_model: str = "embed"
+    embed_dtype: str = "auto"  # auto (bfloat16 on CPUs with native bf16) | float32 | bfloat16
     article: Path = PROJECT_ROOT / "index" / "article-ar.txt"
     index_dir: Path = PROJECT_ROOT / "index" / "build"
     data_dir: Path = PROJECT_ROOT / "data"
@@ -73,6 +85,10 @@ class Settings:
     max_answer_tokens: int = 200
     max_summary_tokens: int = 300
     temperature: float = 0.1
+    repeat_penalty: float = 1.1
+    rewrite_follow_ups: bool = True  # search a follow-up together with the previous question
+    quote_passages: int = 0  # whole-article layout: also repeat the top N retrieved passages with the question
+    use_names: bool = True  # put the article's names list (<article>.names.tsv) in the prompt
     history_turns: int = 6
     retrieval: str = "hybrid"  # hybrid | dense | lexical
     prompt_mode: str = "auto"  # auto | article | retrieval
@@ -115,6 +131,7 @@ class Settings:
             cache_dir=_path(env, "ARTICLEBOT_CACHE_DIR", d.cache_dir),
             llm_model=env.get("ARTICLEBOT_LLM_MODEL", "").strip() or d.llm_model,
             embed_model=env.get("ARTICLEBOT_EMBED_MODEL", "").strip() or d.embed_model,
+            embed_dtype=env.get("ARTICLEBOT_EMBED_DTYPE", "").strip() or d.embed_dtype,
             article=_path(env, "ARTICLEBOT_ARTICLE", d.article),
             index_dir=_path(env, "ARTICLEBOT_INDEX_DIR", d.index_dir),
             data_dir=_path(env, "ARTICLEBOT_DATA_DIR", d.data_dir),
@@ -124,6 +141,10 @@ class Settings:
             top_k=_int(env, "ARTICLEBOT_TOP_K", d.top_k, 1),
             max_answer_tokens=_int(env, "ARTICLEBOT_MAX_TOKENS", d.max_answer_tokens, 16),
             temperature=_float(env, "ARTICLEBOT_TEMPERATURE", d.temperature),
+            repeat_penalty=_float(env, "ARTICLEBOT_REPEAT_PENALTY", d.repeat_penalty),
+            rewrite_follow_ups=_bool(env, "ARTICLEBOT_REWRITE_FOLLOW_UPS", d.rewrite_follow_ups),
+            quote_passages=_int(env, "ARTICLEBOT_QUOTE_PASSAGES", d.quote_passages, 0),
+            use_names=_bool(env, "ARTICLEBOT_NAMES", d.use_names),
             history_turns=_int(env, "ARTICLEBOT_HISTORY_TURNS", d.history_turns, 0),
             retrieval=env.get("ARTICLEBOT_RETRIEVAL", "").strip() or d.retrieval,
             prompt_mode=env.get("ARTICLEBOT_PROMPT_MODE", "").strip() or d.prompt_mode,
@@ -168,6 +189,8 @@ class Settings:
     def validate(self) -> None:
         if self.retrieval not in {"hybrid", "dense", "lexical"}:
             raise ConfigError(f"ARTICLEBOT_RETRIEVAL={self.retrieval!r}: use hybrid, dense or lexical")
+        if self.embed_dtype not in {"auto", "float32", "bfloat16"}:
+            raise ConfigError(f"ARTICLEBOT_EMBED_DTYPE={self.embed_dtype!r}: use auto, float32 or bfloat16")
         if self.prompt_mode not in {"auto", "article", "retrieval"}:
             raise ConfigError(f"ARTICLEBOT_PROMPT_MODE={self.prompt_mode!r}: use auto, article or retrieval")
         if not self.telegram_api_base_url.rstrip("/").endswith("/bot"):

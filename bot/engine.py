@@ -14,14 +14,14 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
 from .config import Settings
-from .faithfulness import unsupported_numbers
+from .faithfulness import unsupported_names, unsupported_numbers
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
 from .messages import bilingual, message
@@ -104,7 +104,8 @@ class Engine:
         # LLM and its article prefix in another (chunking needs no embeddings, so the prefix is known early).
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="load") as pool:
             progress("loading the embedding model and the language model ...")
-            embedder_future = pool.submit(Embedder, embed_path, settings.threads)
+            embedder_future = pool.submit(Embedder, embed_path, settings.threads, settings.embed_dtype,
+                                          settings.cache_dir)
             llm = load_llm(settings, llm_path)
             _, _, system = choose_prompt(settings, prompts, llm, article, chunk_article(article, CHUNK_MAX_CHARS))
             progress("preparing the article prompt (slow only the first time) ...")
@@ -126,7 +127,7 @@ class Engine:
     def retrieve(self, question: str, history: list[Turn], k: int | None = None) -> tuple[str, list[Hit], float]:
         """Hits for the question; a follow-up is searched together with the previous question, and the
         previous turn's passages stay among the candidates. Returns (query, hits, best similarity)."""
-        query = standalone_query(question, history)
+        query = standalone_query(question, history) if self.settings.rewrite_follow_ups else question
         texts = [question] if query == question else [question, query]
         vectors = self.embedder.encode_queries(texts)
         k, mode = k or self.settings.top_k, self.settings.retrieval
@@ -181,8 +182,9 @@ class Engine:
     def _question_prompt(self, question: str, lang: str, hits: list[Hit], history: list[Turn]) -> str:
         numbers = ", ".join(f"[{h.chunk.id + 1}]" for h in hits)
         passages = ""
-        if self.mode == "retrieval":
-            body = "\n".join(f"[{h.chunk.id + 1}] {h.chunk.text}" for h in sorted(hits, key=lambda h: h.chunk.id))
+        shown = hits if self.mode == "retrieval" else hits[: self.settings.quote_passages]
+        if shown:
+            body = "\n".join(f"[{h.chunk.id + 1}] {h.chunk.text}" for h in sorted(shown, key=lambda h: h.chunk.id))
             passages = self.prompts.fill("passages", passages=body)
         turns = ""
         if history:
@@ -231,20 +233,25 @@ class Engine:
             text = _CITATION.sub("", text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in sources)
         if kind == "answer":
             support = max((h.score for h in sources), default=0.0)
-            text, kind = self._faithful(text, lang, support)
+            text, kind = self._faithful(text, lang, support, query)
         if kind == "answer" and not answer_language_ok(text, lang):
             log.warning("event=answer_language_mismatch expected=%s arabic_ratio=%.2f", lang, arabic_ratio(text))
         yield Answer(text, lang, kind, sources, timings, query)
 
-    def _faithful(self, text: str, lang: str, support: float) -> tuple[str, str]:
-        """An answer becomes an honest 'cannot confirm' when it has a number the article never writes, or
-        when no passage is close to it (cosine of the answer to its best passage below min_support:
-        measured on the evaluation set, invented answers such as "the president of France is ..." sit
-        below 0.30 and correct ones above)."""
+    def _faithful(self, text: str, lang: str, support: float, query: str) -> tuple[str, str]:
+        """An answer becomes an honest 'cannot confirm' when it has a number the article never writes, an
+        English name that is not one of the article's (names list), or when no passage is close to it
+        (cosine of the answer to its best passage below min_support: measured on the evaluation set,
+        invented answers such as "the president of France is ..." sit below 0.30 and correct ones above)."""
         invented = unsupported_numbers(text, self.article.text)
         if invented:
             log.info("event=answer_unconfirmed reason=numbers_not_in_article numbers=%s", sorted(invented))
             return message("unconfirmed", lang), "unconfirmed"
+        if lang == "en" and self.settings.use_names and self.article.names:
+            names = unsupported_names(text, [english for _, english in self.article.names], query)
+            if names:
+                log.info("event=answer_unconfirmed reason=names_not_in_article names=%s", sorted(names))
+                return message("unconfirmed", lang), "unconfirmed"
         if support < self.settings.min_support:
             log.info("event=answer_unconfirmed reason=weak_support support=%.3f", support)
             return message("unconfirmed", lang), "unconfirmed"
@@ -331,7 +338,7 @@ class Engine:
 
     def _summary_path(self, lang: str) -> Path:
         key = hashlib.sha256("|".join([self.llm.fingerprint, self.index.manifest["article_sha256"],
-                                       self.prompts.fingerprint(), self.mode, lang]).encode()).hexdigest()[:16]
+                                       self.prompts.fingerprint(), self._system, lang]).encode()).hexdigest()[:16]
         return self.settings.index_dir / f"summary-{lang}-{key}.json"
 
     # ---------------------------------------------------------------- info
@@ -369,7 +376,8 @@ def load_llm(settings: Settings, path: Path | None) -> ChatModel:
         return RemoteLLM(settings.llm_url, settings.llm_server_model, settings.llm_api_key, settings.n_ctx,
                          settings.llm_timeout)
     assert path is not None
-    return LocalLLM(path, n_ctx=settings.n_ctx, threads=settings.threads, state_dir=settings.cache_dir / "states")
+    return LocalLLM(path, n_ctx=settings.n_ctx, threads=settings.threads, state_dir=settings.cache_dir / "states",
+                    repeat_penalty=settings.repeat_penalty)
 
 
 def choose_prompt(settings: Settings, prompts: Prompts, llm: ChatModel, article: Article,
@@ -378,13 +386,22 @@ def choose_prompt(settings: Settings, prompts: Prompts, llm: ChatModel, article:
     context with room for a question and an answer, else instructions only (retrieved passages go
     into each question)."""
     passages = "\n".join(f"[{c.id + 1}] {chunk_core_text(article, c)}" for c in chunks)
-    system = prompts.fill("system_article", title=article.title, source=article.source, passages=passages)
+    names = names_parts(prompts, article if settings.use_names else replace(article, names=()))
+    system = prompts.fill("system_article", title=article.title, source=article.source, passages=passages, **names)
     prefix = llm.prompt_tokens(system)
     budget = llm.n_ctx - settings.max_answer_tokens - ANSWER_RESERVE_TOKENS
     if settings.prompt_mode == "retrieval" or (settings.prompt_mode != "article" and prefix > budget):
-        system = prompts.fill("system_retrieval", title=article.title, source=article.source)
+        system = prompts.fill("system_retrieval", title=article.title, source=article.source, **names)
         return "retrieval", llm.prompt_tokens(system), system
     return "article", prefix, system
+
+
+def names_parts(prompts: Prompts, article: Article) -> dict[str, str]:
+    """The names list and the matching rule for English answers, or the copy-the-Arabic rule without one."""
+    if not article.names:
+        return {"names": "", "names_rule": prompts.text("names_rule_arabic")}
+    listing = "\n".join(f"{arabic} = {english}" for arabic, english in article.names)
+    return {"names": prompts.fill("names", names=listing), "names_rule": prompts.text("names_rule_list")}
 
 
 def is_summary_request(question: str) -> bool:

@@ -1,8 +1,10 @@
 """Cheap checks that an answer says only what the article says.
 
 A small model invents figures and dates; an answer that asserts what the article does not contain is
-worse than a refusal. The check: every number in the answer occurs in the article, after normalisation
-(Arabic-Indic digits, citation markers removed).
+worse than a refusal. The checks: every number in the answer occurs in the article, after normalisation
+(Arabic-Indic digits, citation markers removed); and, for English answers about an article with a names
+list, every name-like word (capitalised, not opening a sentence) is a word of a listed name, of the
+question, or a common English word that is capitalised for grammar (months, days, titles, demonyms).
 """
 
 from __future__ import annotations
@@ -22,3 +24,34 @@ def unsupported_numbers(answer: str, article_text: str) -> set[str]:
     """Numbers in the answer that the article never writes."""
     known = numbers_in(article_text)
     return {n for n in numbers_in(answer) if n not in known and n.split(".")[0] not in known}
+
+
+# Capitalised for grammar, not names the article must contain.
+COMMON_CAPITALISED = frozenset("""
+i a an the this that these those he she it they we you his her its their according however also both
+january february march april may june july august september october november december
+monday tuesday wednesday thursday friday saturday sunday
+mr mrs ms dr president presidents minister ministers prime defence defense deputy general leader leaders
+foreign secretary spokesman spokeswoman spokesperson coordinator coordination communications strategic
+military army navy forces war korean russian american chinese japanese ukrainian soviet western european
+asian north south east west eastern northern southern summit forum economic council national security
+republic people's democratic peninsula union states united kingdom article passage passages english arabic
+""".split())
+_SENTENCE_START = re.compile(r"(^|[.!?:;\n]\s*|[-•*]\s+|\(\s*)$")
+
+
+def unsupported_names(answer: str, names: list[str], question: str) -> set[str]:
+    """Name-like words of an English answer found neither in the names list, the question nor
+    COMMON_CAPITALISED: mangled or invented names ("Fudafostok", "Flanders")."""
+    known = {w.lower() for text in [*names, question] for w in re.findall(r"[A-Za-z'’-]+", text)}
+    known |= COMMON_CAPITALISED
+    found = set()
+    text = _CITATION.sub("", answer)
+    for match in re.finditer(r"\b[A-Z][a-zA-Z'’-]{2,}", text):
+        word = match.group(0)
+        if _SENTENCE_START.search(text[: match.start()]):
+            continue  # capitalised because it opens a sentence or a bullet
+        bare = word.rstrip("'’s").rstrip("'’") if word.endswith(("'s", "’s")) else word
+        if bare.lower() not in known and word.lower() not in known:
+            found.add(word)
+    return found

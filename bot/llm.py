@@ -71,11 +71,12 @@ class GenerationStats:
 
 class LocalLLM:
     def __init__(self, path: Path, n_ctx: int = 8192, threads: int = 2, state_dir: Path | None = None,
-                 n_batch: int = 512) -> None:
+                 n_batch: int = 512, repeat_penalty: float = 1.1) -> None:
         from llama_cpp import Llama
 
         self.path = Path(path)
         self.state_dir = state_dir
+        self.repeat_penalty = repeat_penalty
         self._lock = threading.Lock()
         started = time.perf_counter()
         try:
@@ -223,7 +224,7 @@ class LocalLLM:
             try:
                 pieces = self.llama.create_completion(
                     prompt=tokens, max_tokens=max_tokens, temperature=temperature, top_p=0.9, top_k=40,
-                    repeat_penalty=1.1, stream=True, stop=["<|im_end|>", "<|endoftext|>", "NOT_IN_ARTICLE\n"],
+                    repeat_penalty=self.repeat_penalty, stream=True, stop=["<|im_end|>", "<|endoftext|>", "NOT_IN_ARTICLE\n"],
                 )
                 for piece in pieces:
                     text = piece["choices"][0]["text"]

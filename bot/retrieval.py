@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import re
+import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -18,6 +21,8 @@ INDEX_FORMAT = 2
 CHUNK_MAX_CHARS = 520
 RRF_K = 60
 
+log = logging.getLogger("articlebot.retrieval")
+
 
 class IndexProblem(RuntimeError):
     """The index cannot be built or loaded; the message names the file and the fix."""
@@ -26,17 +31,28 @@ class IndexProblem(RuntimeError):
 # --------------------------------------------------------------------------- embeddings
 
 class Embedder:
-    """sentence-transformers model, with the model's own query/document prompts when it has them."""
+    """sentence-transformers model, with the model's own query/document prompts when it has them.
 
-    def __init__(self, path: Path, threads: int | None = None) -> None:
+    `dtype` "bfloat16" (chosen by "auto" on CPUs with native bf16, such as AVX512-BF16 or AMX) encodes a
+    query ~1.5x faster than float32 and maps half the memory; it runs from a bf16 copy of the model
+    made once in `cache_dir`, because casting at load keeps both copies resident (peak 2.2 GB vs 1.1 GB).
+    """
+
+    def __init__(self, path: Path, threads: int | None = None, dtype: str = "float32",
+                 cache_dir: Path | None = None) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
 
         if threads:
             torch.set_num_threads(threads)
         self.path = path
+        self.dtype = resolve_embed_dtype(dtype)
+        load_from, kwargs = path, {}
+        if self.dtype == "bfloat16":
+            kwargs = {"model_kwargs": {"torch_dtype": torch.bfloat16}}
+            load_from = bf16_copy(path, cache_dir) if cache_dir else path
         try:
-            self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+            self.model = SentenceTransformer(str(load_from), device="cpu", local_files_only=True, **kwargs)
         except Exception as exc:  # noqa: BLE001 - any load failure means the same thing to the user
             raise IndexProblem(f"cannot load the embedding model from {path}: {exc}. "
                               "Run `articlebot models fetch --only embed` or fix ARTICLEBOT_EMBED_MODEL") from None
@@ -44,7 +60,8 @@ class Embedder:
         self.query_prompt = "query" if "query" in prompts else None
         self.document_prompt = "document" if "document" in prompts else None
         self.dims = int(self.model.get_embedding_dimension() or 0)
-        self.fingerprint = model_fingerprint(path)
+        # Vectors differ slightly between precisions: an index built with the other one is rebuilt.
+        self.fingerprint = model_fingerprint(path) + ("-bf16" if self.dtype == "bfloat16" else "")
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, self.query_prompt)
@@ -56,6 +73,45 @@ class Embedder:
         vectors = self.model.encode(texts, prompt_name=prompt_name, normalize_embeddings=True,
                                     convert_to_numpy=True, show_progress_bar=False, batch_size=16)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def cpu_has_native_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", flags))
+
+
+def resolve_embed_dtype(dtype: str) -> str:
+    if dtype == "auto":
+        return "bfloat16" if cpu_has_native_bf16() else "float32"
+    return dtype
+
+
+def bf16_copy(path: Path, cache_dir: Path) -> Path:
+    """A bfloat16 copy of the model directory, made once (a few seconds) and reused; the original when
+    the copy cannot be written (a full disk costs memory and speed, not the bot)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    target = cache_dir / "derived" / f"{Path(path).name}-{model_fingerprint(path)}-bf16"
+    if (target / ".complete").exists():
+        return target
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    try:
+        model = SentenceTransformer(str(path), device="cpu", local_files_only=True,
+                                    model_kwargs={"torch_dtype": torch.bfloat16})
+        model.save(str(partial))
+        (partial / ".complete").write_text("")
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(partial, target)
+        log.info("event=embedder_bf16_copy_made path=%s", target)
+        return target
+    except OSError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        log.warning("event=embedder_bf16_copy_failed error=%s", exc.strerror or exc)
+        return path
 
 
 def model_fingerprint(path: Path) -> str:

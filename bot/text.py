@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+
+log = logging.getLogger("articlebot.text")
 
 # --------------------------------------------------------------------------- normalisation
 
@@ -119,6 +122,8 @@ class Article:
     source: str
     text: str  # the whole file, offsets refer to it
     body_start: int
+    # (Arabic, English) spellings of the article's names, from an optional `<article>.names.tsv`
+    names: tuple[tuple[str, str], ...] = ()
 
 
 _TRAILER = re.compile(r"^\s*(::::|_{3,})\s*$", re.M)
@@ -151,9 +156,43 @@ def load_article(path: Path) -> Article:
     except OSError as exc:
         raise ValueError(f"cannot read article {path}: {exc.strerror}") from None
     try:
-        return parse_article(raw.decode("utf-8"))
+        article = parse_article(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ValueError(f"article {path} is not UTF-8 text") from None
+    return replace(article, names=load_names(names_path(path), article))
+
+
+def names_path(article_path: Path) -> Path:
+    return article_path.with_name(article_path.stem + ".names.tsv")
+
+
+def load_names(path: Path, article: Article) -> tuple[tuple[str, str], ...]:
+    """How English writes the article's names (`Arabic<TAB>English` lines, `#` comments).
+
+    Why: small models mangle Arabic names when they write English (فلاديفوستوك became "Fladofostok");
+    given the spelling they copy it. A name the article does not contain is dropped with a warning, so
+    a names file can never bring a name into an answer that the article does not have.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return ()
+    except (OSError, UnicodeDecodeError) as exc:
+        log.warning("event=names_unreadable path=%s error=%s", path, exc)
+        return ()
+    haystack = normalize_arabic(article.text)
+    names = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        arabic, _, english = (part.strip() for part in line.partition("\t"))
+        if not arabic or not english:
+            log.warning("event=names_line_skipped path=%s line=%d reason=not_arabic_tab_english", path.name, number)
+        elif normalize_arabic(arabic) not in haystack:
+            log.warning("event=names_line_skipped path=%s line=%d reason=not_in_article", path.name, number)
+        else:
+            names.append((arabic, english))
+    return tuple(names)
 
 
 # --------------------------------------------------------------------------- chunking

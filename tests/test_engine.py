@@ -143,3 +143,24 @@ def test_long_article_switches_to_retrieved_passages_by_itself(engine, settings,
     finally:
         engine.warm()  # give the shared model its whole-article prefix back
     assert engine.mode == "article"
+
+
+def test_names_list_goes_into_the_prompt_only_when_enabled(engine, settings):
+    from bot.engine import choose_prompt
+
+    _, _, with_names = choose_prompt(settings, engine.prompts, engine.llm, engine.article, engine.index.chunks)
+    assert "فلاديفوستوك = Vladivostok" in with_names and "NAMES list" in with_names
+    _, _, without = choose_prompt(settings.with_overrides(use_names=False), engine.prompts, engine.llm,
+                                  engine.article, engine.index.chunks)
+    assert "Vladivostok" not in without and "in Arabic script" in without
+
+
+def test_quoted_passages_travel_with_the_question_in_the_whole_article_layout(engine, settings):
+    from bot.engine import Engine
+
+    quoting = Engine(settings.with_overrides(quote_passages=2), engine.article, engine.index, engine.embedder,
+                     engine.llm, engine.prompts)
+    _, hits, _ = quoting.retrieve("Where are Putin and Kim expected to meet?", [])
+    prompt = quoting._question_prompt("Where are Putin and Kim expected to meet?", "en", hits, [])
+    assert hits[0].chunk.text in prompt and hits[2].chunk.text not in prompt
+    assert hits[0].chunk.text not in engine._question_prompt("Where?", "en", hits, [])

@@ -77,3 +77,16 @@ def test_corrupt_index_is_rebuilt(engine, settings, tmp_path):
     index = ensure_index(local, engine.article, engine.embedder)
     assert len(index.chunks) == len(engine.index.chunks)
     assert ArticleIndex.load(tmp_path / "article", engine.article).dense.ntotal == len(index.chunks)
+
+
+def test_embedder_precision_follows_the_cpu_and_keys_the_index(engine, settings):
+    from bot.retrieval import cpu_has_native_bf16, resolve_embed_dtype
+
+    expected = "bfloat16" if cpu_has_native_bf16() else "float32"
+    assert resolve_embed_dtype("auto") == expected and resolve_embed_dtype("float32") == "float32"
+    assert engine.embedder.dtype == expected
+    assert engine.embedder.fingerprint.endswith("-bf16") == (expected == "bfloat16"), \
+        "an index built at the other precision is rebuilt"
+    if expected == "bfloat16":
+        copies = list((settings.cache_dir / "derived").glob("*-bf16/.complete"))
+        assert copies, "the bf16 copy is made once and reused"

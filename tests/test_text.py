@@ -83,3 +83,25 @@ def test_chunks_of_the_article_cover_it_in_order_with_offsets():
 def test_empty_article_is_an_error():
     with pytest.raises(ValueError):
         parse_article("   \n  ")
+
+
+def test_names_list_is_checked_against_the_article(tmp_path, caplog):
+    from bot.text import load_names
+
+    article = parse_article("عنوان\n\nالتقى بوتين بنظيره في فلاديفوستوك.\n")
+    names = tmp_path / "a.names.tsv"
+    names.write_text("# comment\nفلاديفوستوك\tVladivostok\nبوتين\tPutin\nباريس\tParis\nبلا ترجمة\n",
+                     encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        loaded = load_names(names, article)
+    assert loaded == (("فلاديفوستوك", "Vladivostok"), ("بوتين", "Putin"))
+    assert "not_in_article" in caplog.text, "a name the article lacks is dropped, never sent to the model"
+    assert "not_arabic_tab_english" in caplog.text
+    assert load_names(tmp_path / "missing.names.tsv", article) == ()
+
+
+def test_bundled_article_ships_its_names_list():
+    article = load_article(ARTICLE)
+    names = dict(article.names)
+    assert names["فلاديفوستوك"] == "Vladivostok" and names["سيرغي شويغو"] == "Sergei Shoigu"
+    assert len(names) >= 30

@@ -1,0 +1,84 @@
+"""Compare answer-quality variants in one run: retrieval (dense / lexical / hybrid), follow-up query
+rewriting, prompt layout (whole article, retrieved passages only, whole article + quoted passages), the
+names list, and decoding settings. One model and embedder are loaded once and shared by every variant.
+
+Usage: python bench/compare.py [--model default] [--types fact,refusal,followup] [--out bench/compare-results.md]
+Not a test: numbers, not assertions. Takes about 3 minutes per variant with the default model on 2 cores
+(the passages-only layout about 10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import machine  # noqa: E402
+
+# name -> (settings overrides, whether the article's names list is used)
+VARIANTS: dict[str, dict] = {
+    "default: hybrid, whole article, names list, follow-up rewriting, t=0.1, repeat 1.1": {},
+    "dense retrieval only": {"retrieval": "dense"},
+    "lexical (BM25) retrieval only": {"retrieval": "lexical"},
+    "no follow-up query rewriting": {"rewrite_follow_ups": False},
+    "no names list (names copied in Arabic script)": {"use_names": False},
+    "whole article + top 2 passages quoted with the question": {"quote_passages": 2},
+    "retrieved passages only (no whole article)": {"prompt_mode": "retrieval"},
+    "temperature 0 (greedy)": {"temperature": 0.0},
+    "no repeat penalty (1.0)": {"repeat_penalty": 1.0},
+}
+COLUMNS = ["fact_accuracy_ar", "fact_accuracy_en", "refusal_rate", "followup_accuracy", "answer_language_match",
+           "recall@5_ar", "recall@5_en", "latency_p50_s"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--types", default="fact,refusal,followup")
+    parser.add_argument("--only", help="comma-separated variant numbers (1-based) to run")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "compare-results.md")
+    args = parser.parse_args()
+
+    from bot.config import Settings
+    from bot.engine import Engine
+    from bot.evaluation import load_items, run_eval, summarize
+
+    settings = Settings.from_env().with_overrides(llm_model=args.model)
+    items = load_items(ROOT / "tests" / "eval" / "eval_set.json", set(args.types.split(",")))
+    base = Engine.load(settings, lambda m: print(m, file=sys.stderr))
+    chosen = list(VARIANTS.items())
+    if args.only:
+        chosen = [chosen[int(n) - 1] for n in args.only.split(",")]
+    rows = []
+    for name, overrides in chosen:
+        variant_settings = settings.with_overrides(**overrides)
+        base.llm.repeat_penalty = variant_settings.repeat_penalty
+        engine = Engine(variant_settings, base.article, base.index, base.embedder, base.llm, base.prompts)
+        engine.warm()
+        started = time.perf_counter()
+        summary = summarize(run_eval(engine, items))
+        rows.append((name, summary))
+        print(f"{name}: {json.dumps(summary)} ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+    base.llm.repeat_penalty = settings.repeat_penalty
+
+    def cell(value) -> str:
+        return "–" if value is None else (f"{value:.0%}" if isinstance(value, float) and value <= 1 and not isinstance(value, bool) else str(value))
+
+    lines = [f"# Answer-quality variants, one run ({base.llm.name})", "", f"Machine: {machine()}", "",
+             f"{len(items)} items of `tests/eval/eval_set.json` ({args.types}); every variant shares the loaded "
+             "model, embedder and index. latency_p50_s is the whole answer.", "",
+             "| variant | " + " | ".join(COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS)]
+    for name, summary in rows:
+        lines.append(f"| {name} | " + " | ".join(cell(summary.get(c)) for c in COLUMNS) + " |")
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
