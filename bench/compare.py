@@ -27,6 +27,7 @@ VARIANTS: dict[str, dict] = {
     "lexical (BM25) retrieval only": {"retrieval": "lexical"},
     "no follow-up query rewriting": {"rewrite_follow_ups": False},
     "no names list (names copied in Arabic script)": {"use_names": False},
+    "no passage numbers next to the question (shorter suffix)": {"passage_hints": False},
     "whole article + top 2 passages quoted with the question": {"quote_passages": 2},
     "retrieved passages only (no whole article)": {"prompt_mode": "retrieval"},
     "temperature 0 (greedy)": {"temperature": 0.0},

@@ -87,6 +87,7 @@ class Settings:
     temperature: float = 0.1
     repeat_penalty: float = 1.1
     rewrite_follow_ups: bool = True  # search a follow-up together with the previous question
+    passage_hints: bool = True  # name the retrieved passage numbers next to the question
     quote_passages: int = 0  # whole-article layout: also repeat the top N retrieved passages with the question
     use_names: bool = True  # put the article's names list (<article>.names.tsv) in the prompt
     history_turns: int = 6
@@ -143,6 +144,7 @@ class Settings:
             temperature=_float(env, "ARTICLEBOT_TEMPERATURE", d.temperature),
             repeat_penalty=_float(env, "ARTICLEBOT_REPEAT_PENALTY", d.repeat_penalty),
             rewrite_follow_ups=_bool(env, "ARTICLEBOT_REWRITE_FOLLOW_UPS", d.rewrite_follow_ups),
+            passage_hints=_bool(env, "ARTICLEBOT_PASSAGE_HINTS", d.passage_hints),
             quote_passages=_int(env, "ARTICLEBOT_QUOTE_PASSAGES", d.quote_passages, 0),
             use_names=_bool(env, "ARTICLEBOT_NAMES", d.use_names),
             history_turns=_int(env, "ARTICLEBOT_HISTORY_TURNS", d.history_turns, 0),

@@ -192,7 +192,8 @@ class Engine:
             for turn in history:
                 lines.append(f"Q: {turn.question}\nA: {_shorten(turn.answer, 300)}")
             turns = self.prompts.fill(f"history_{lang}", turns="\n".join(lines))
-        return self.prompts.fill(f"question_{lang}", history=turns, passages=passages, passage_numbers=numbers,
+        hint = self.prompts.fill("passage_hint", passage_numbers=numbers) if self.settings.passage_hints else ""
+        return self.prompts.fill(f"question_{lang}", history=turns, passages=passages, passage_hint=hint,
                                  question=question)
 
     def _generate(self, suffix_text: str, lang: str, hits: list[Hit], timings: dict[str, float], query: str,
