@@ -21,7 +21,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .config import Settings
-from .faithfulness import unsupported_names, unsupported_numbers
+from .faithfulness import off_question, unsupported_names, unsupported_numbers
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
 from .messages import bilingual, message
@@ -240,13 +240,17 @@ class Engine:
         yield Answer(text, lang, kind, sources, timings, query)
 
     def _faithful(self, text: str, lang: str, support: float, query: str) -> tuple[str, str]:
-        """An answer becomes an honest 'cannot confirm' when it has a number the article never writes, an
-        English name that is not one of the article's (names list), or when no passage is close to it
+        """An answer becomes an honest 'cannot confirm' when it has a number the article never writes, when
+        it is long and shares no content word with the question, when it has an English name that is not
+        one of the article's (names list), or when no passage is close to it
         (cosine of the answer to its best passage below min_support: measured on the evaluation set,
         invented answers such as "the president of France is ..." sit below 0.30 and correct ones above)."""
         invented = unsupported_numbers(text, self.article.text)
         if invented:
             log.info("event=answer_unconfirmed reason=numbers_not_in_article numbers=%s", sorted(invented))
+            return message("unconfirmed", lang), "unconfirmed"
+        if off_question(text, query):
+            log.info("event=answer_unconfirmed reason=shares_no_word_with_the_question")
             return message("unconfirmed", lang), "unconfirmed"
         if lang == "en" and self.settings.use_names and self.article.names:
             names = unsupported_names(text, [english for _, english in self.article.names], query)

@@ -4,13 +4,15 @@ A small model invents figures and dates; an answer that asserts what the article
 worse than a refusal. The checks: every number in the answer occurs in the article, after normalisation
 (Arabic-Indic digits, citation markers removed); and, for English answers about an article with a names
 list, every name-like word (capitalised, not opening a sentence) is a word of a listed name, of the
-question, or a common English word that is capitalised for grammar (months, days, titles, demonyms).
+question, or a common English word that is capitalised for grammar (months, days, titles, demonyms);
+and a long answer must share at least one content word with the question (a small model that cannot
+answer tends to copy an unrelated sentence of the article).
 """
 
 from __future__ import annotations
 
 import re
-from .text import normalize_arabic
+from .text import lexical_tokens, normalize_arabic
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _CITATION = re.compile(r"\[\d{1,3}\]")
@@ -55,3 +57,24 @@ def unsupported_names(answer: str, names: list[str], question: str) -> set[str]:
         if bare.lower() not in known and word.lower() not in known:
             found.add(word)
     return found
+
+
+_STOP_WORDS = frozenset(lexical_tokens("""
+في من على عن إلى الى أن إن ان ما ماذا متى أين كيف كم هل هو هي هم هما التي الذي الذين هذا هذه ذلك تلك قد لا لم لن
+مع بين كان كانت ثم أو او و ف ب ل كل بعد قبل عند أي اي لماذا بما إلى عام
+the a an of in on at to is are was were and or did does do what which who whom when where why how many much
+by for with from that this it its be been has have had will would could can about according article
+""")) | frozenset("""the a an of in on at to is are was were and or did does do what which who whom when where why how
+many much by for with from that this it its be been has have had will would could can about according article""".split())
+LONG_ANSWER_WORDS = 8
+
+
+def content_words(text: str) -> set[str]:
+    return {t for t in lexical_tokens(_CITATION.sub("", text)) if t not in _STOP_WORDS and not t.isdigit()}
+
+
+def off_question(answer: str, question: str) -> bool:
+    """A long answer that shares no content word with the question: measured on the evaluation set, these
+    are copied sentences about something else; short answers ("فلاديفوستوك.") are never flagged."""
+    words = content_words(answer)
+    return len(words) >= LONG_ANSWER_WORDS and not words & content_words(question)

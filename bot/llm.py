@@ -68,6 +68,12 @@ class GenerationStats:
     first_token_s: float = 0.0
     total_s: float = 0.0
 
+    def count_piece(self, started: float) -> None:
+        """One more streamed piece; the first one fixes the time to first token."""
+        if self.completion_tokens == 0:
+            self.first_token_s = time.perf_counter() - started
+        self.completion_tokens += 1
+
 
 class LocalLLM:
     def __init__(self, path: Path, n_ctx: int = 8192, threads: int = 2, state_dir: Path | None = None,
@@ -230,9 +236,7 @@ class LocalLLM:
                     text = piece["choices"][0]["text"]
                     if not text:
                         continue
-                    if stats.completion_tokens == 0:
-                        stats.first_token_s = time.perf_counter() - started
-                    stats.completion_tokens += 1
+                    stats.count_piece(started)
                     yield text
                     if cancel is not None and cancel.is_set():
                         break

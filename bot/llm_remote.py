@@ -117,9 +117,7 @@ class RemoteLLM:
                 continue
             text = (choice.get("delta") or {}).get("content") or ""
             if text:
-                if stats.completion_tokens == 0:
-                    stats.first_token_s = time.perf_counter() - started
-                stats.completion_tokens += 1
+                stats.count_piece(started)
                 yield text
                 if cancel is not None and cancel.is_set():
                     return

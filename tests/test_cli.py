@@ -23,6 +23,12 @@ def run(*args: str, env: dict | None = None, stdin: str | None = None, timeout: 
     (["ask", "hi", "--model", "/nonexistent/model.gguf"], {}, "model not found: /nonexistent/model.gguf"),
     (["ask", "hi"], {"ARTICLEBOT_TOP_K": "many"}, "ARTICLEBOT_TOP_K='many' is not a whole number"),
     (["telegram"], {"TELEGRAM_BOT_TOKEN": ""}, "TELEGRAM_BOT_TOKEN is not set"),
+    (["telegram", "--webhook"], {"TELEGRAM_BOT_TOKEN": "1:x"}, "--webhook needs the public URL"),
+    (["telegram", "--webhook-url", "https://bot.example.org/tg"], {"TELEGRAM_BOT_TOKEN": "1:x"},
+     "webhook mode needs ARTICLEBOT_WEBHOOK_SECRET"),
+    (["ask", "hi"], {"ARTICLEBOT_LLM_URL": "localhost:8080"}, "must start with http:// or https://"),
+    (["telegram"], {"TELEGRAM_BOT_TOKEN": "1:x", "ARTICLEBOT_DATABASE_URL": "postgresql://u@127.0.0.1:1/db"},
+     "cannot connect to ARTICLEBOT_DATABASE_URL"),
 ])
 def test_bad_input_gets_one_line_and_exit_2(args, env, needle):
     result = run(*args, env=env)

@@ -24,3 +24,14 @@ def test_english_names_outside_the_names_list_are_flagged():
     assert unsupported_names("Kim met Donald Trump there.", names, "Where?") == {"Donald", "Trump"}
     assert unsupported_names("Adrian Watson said so.", names, "What did Adrian Watson say?") == set(), \
         "names the user wrote are the user's"
+
+
+def test_long_answer_sharing_no_content_word_with_the_question_is_flagged():
+    from bot.faithfulness import off_question
+
+    copied = "في المقابل، يمكن أن تتوسع موسكو في تصدير الحبوب والنفط والتكنولوجيا العسكرية المتقدمة إلى بيونغ يانغ"
+    assert off_question(copied, "كم جندياً يملك الجيش الكوري الشمالي؟")
+    assert not off_question(copied, "ماذا يمكن أن تصدر موسكو إلى بيونغ يانغ؟")
+    assert not off_question("فلاديفوستوك. [2]", "أين يتوقع أن يلتقي بوتين وكيم؟"), "short answers are never flagged"
+    assert not off_question("The two leaders will meet at the Eastern Economic Forum in Vladivostok, in the far east.",
+                            "At which forum will the two leaders meet?")
