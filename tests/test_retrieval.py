@@ -88,5 +88,5 @@ def test_embedder_precision_follows_the_cpu_and_keys_the_index(engine, settings)
     assert engine.embedder.fingerprint.endswith("-bf16") == (expected == "bfloat16"), \
         "an index built at the other precision is rebuilt"
     if expected == "bfloat16":
-        copies = list((settings.cache_dir / "derived").glob("*-bf16/.complete"))
+        copies = list((settings.cache_dir / "derived").glob("*-bf16v2/.complete"))
         assert copies, "the bf16 copy is made once and reused"
