@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 from typing import Callable
 
 # Offline by design: never let a library try to reach a model hub, and keep its progress bars quiet.
@@ -299,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         quiet = command in ("ask", "chat", "summary", "eval") and not getattr(args, "log_level", None) \
             and "ARTICLEBOT_LOG_LEVEL" not in os.environ
         setup_logging("WARNING" if quiet else settings.log_level,
-                      [settings.telegram_token, settings.webhook_secret, settings.llm_api_key, settings.database_url])
+                      [settings.telegram_token, settings.webhook_secret, settings.llm_api_key, settings.database_url,
+                       urlparse(settings.database_url).password or ""])
         handler = {"models": cmd_models, "index": cmd_index, "ask": cmd_ask, "chat": cmd_chat,
                    "summary": cmd_summary, "eval": cmd_eval, "telegram": cmd_telegram}[command]
         return handler(args, settings)
