@@ -28,16 +28,12 @@ async def test_bot_process_answers_and_stops_cleanly_on_sigterm(settings, tmp_pa
     try:
         await fake.wait_for(lambda: any(m == "getUpdates" for m, _ in fake.calls), 180)
         msg = fake.user_message(201, "Who won the elections in Brazil?")
-        reply = await fake.wait_for(
-            lambda: next((m for m in fake.replies_to(201, msg["message_id"]) if "does not say" in m.final_text), None), 60)
-        assert reply.chat_id == 201
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+        assert (await refusal_to(fake, 201, msg)).chat_id == 201
+        log = await stop_with_sigterm(proc)
     finally:
         if proc.returncode is None:
             proc.kill()
         await fake.stop()
-    log = stderr.decode()
     assert proc.returncode == 0, log[-2000:]
     assert "event=bot_ready" in log and "event=answer_sent" in log and "event=bot_stopped" in log
     assert fake.token not in log and fake.token.split(":")[1] not in log
@@ -69,17 +65,13 @@ async def test_webhook_process_with_postgres_answers_checks_the_secret_and_stops
         await wait_for_port(port, 60)  # Telegram may post as soon as the webhook is set; the server follows
         assert await fake.post_update(fake.last_update, secret="not-the-secret") == 403
         assert await fake.post_update(fake.last_update) == 200
-        reply = await fake.wait_for(
-            lambda: next((m for m in fake.replies_to(202, msg["message_id"]) if "does not say" in m.final_text), None), 60)
-        assert reply.chat_id == 202
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+        assert (await refusal_to(fake, 202, msg)).chat_id == 202
+        log = await stop_with_sigterm(proc)
     finally:
         if proc.returncode is None:
             proc.kill()
         await fake.stop()
         postgres.remove()
-    log = stderr.decode()
     assert proc.returncode == 0, log[-2000:]
     assert "mode=webhook" in log and "event=answer_sent" in log and "event=bot_stopped" in log
     assert secret not in log and fake.token not in log
@@ -97,3 +89,15 @@ async def wait_for_port(port: int, timeout: float) -> None:
             if asyncio.get_running_loop().time() > deadline:
                 raise
             await asyncio.sleep(0.2)
+
+
+async def refusal_to(fake: FakeTelegram, chat_id: int, msg: dict):
+    return await fake.wait_for(lambda: next(
+        (m for m in fake.replies_to(chat_id, msg["message_id"]) if "does not say" in m.final_text), None), 60)
+
+
+async def stop_with_sigterm(proc) -> str:
+    """SIGTERM, wait for the exit, return what the process logged."""
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    return stderr.decode()
