@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_URL_SCHEMES = ("postgresql://", "postgres://")
 
 
 class ConfigError(ValueError):
@@ -202,7 +203,7 @@ class Settings:
             )
         if self.llm_url and not self.llm_url.startswith(("http://", "https://")):
             raise ConfigError(f"ARTICLEBOT_LLM_URL={self.llm_url!r} must start with http:// or https://")
-        if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
+        if self.database_url and not self.database_url.startswith(POSTGRES_URL_SCHEMES):
             raise ConfigError("ARTICLEBOT_DATABASE_URL must be a postgresql:// URL (leave it empty for SQLite)")
         if self.webhook_url and not self.webhook_url.startswith(("https://", "http://")):
             raise ConfigError(f"ARTICLEBOT_WEBHOOK_URL={self.webhook_url!r} must be a URL")

@@ -210,10 +210,10 @@ class Engine:
             if SENTINEL in raw:
                 break  # the model gave up mid-answer; we keep what it said before
             visible = _visible(body)
-            enough = kind == "summary" and len(_trim_bullets(visible, SUMMARY_BULLETS)) < len(visible.strip())
+            trimmed = _trim_bullets(visible, SUMMARY_BULLETS) if kind == "summary" else visible
+            enough = len(trimmed) < len(visible.strip())
             if enough:  # a sixth bullet started: the summary is complete
-                visible = _trim_bullets(visible, SUMMARY_BULLETS)
-                raw = visible
+                visible = raw = trimmed
             if len(visible) > sent:
                 yield visible[sent:]
                 sent = len(visible)

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 import httpx
 
 from .llm import GenerationStats, LLMError, LLMUnavailable, sanitize
+from .net import is_loopback
 
 log = logging.getLogger("articlebot.llm_remote")
 
@@ -32,8 +33,7 @@ class RemoteLLM:
         self.base_url = base if base.endswith("/v1") else base + "/v1"
         host = urlparse(self.base_url).hostname or ""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        # A server on loopback must not be reached through an HTTP proxy.
-        self._client = httpx.Client(headers=headers, trust_env=host not in ("127.0.0.1", "localhost", "::1"),
+        self._client = httpx.Client(headers=headers, trust_env=not is_loopback(self.base_url),
                                     timeout=httpx.Timeout(timeout, connect=5.0))
         self.model = model
         self.n_ctx = n_ctx

@@ -13,6 +13,7 @@ from telegram.request import HTTPXRequest
 
 from ..config import Settings
 from ..engine import Engine
+from ..net import is_loopback
 from .handlers import (BotContext, ask_command, cancel, drop_redelivered, help_command, not_text, reset, sources,
                        start, stats_command, summary, tell_to_ask_again, text_message, unknown_command)
 from .queue import FairQueue
@@ -31,15 +32,10 @@ COMMANDS = {
 }
 
 
-def _is_loopback(url: str) -> bool:
-    host = urlparse(url).hostname or ""
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
 def build_application(settings: Settings, engine: Engine, store: ChatStore | None = None) -> Application:
     store = store or ChatStore.open(settings)
     # A local Bot API server (or a test server) on loopback must not go through an HTTP proxy.
-    httpx_kwargs = {"trust_env": False} if _is_loopback(settings.telegram_api_base_url) else None
+    httpx_kwargs = {"trust_env": False} if is_loopback(settings.telegram_api_base_url) else None
     timeout = settings.telegram_timeout
     request = HTTPXRequest(connection_pool_size=64, read_timeout=timeout, write_timeout=timeout,
                            connect_timeout=timeout, httpx_kwargs=httpx_kwargs)

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Iterator, Protocol
 
-from ..config import Settings
+from ..config import POSTGRES_URL_SCHEMES, Settings
 from ..engine import Turn
 
 log = logging.getLogger("articlebot.telegram.store")
@@ -170,8 +170,7 @@ class ChatStore:
         self.max_turns = max_turns
         self.owner = owner
         self._lock = threading.Lock()
-        is_url = isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
-        self.kind = "postgresql" if is_url else "sqlite"
+        is_url = isinstance(location, str) and location.startswith(POSTGRES_URL_SCHEMES)
         self._db: _Database = _Postgres(str(location)) if is_url else _SQLite(Path(location))
         self._best_effort("DELETE FROM seen WHERE created < ?", (time.time() - SEEN_KEEP_SECONDS,))
 
