@@ -44,13 +44,14 @@ def machine() -> str:
 
 
 def raw_llama(path: Path, threads: int, n_ctx: int, sizes: list[int], gen_tokens: int = 64,
-              gen_depth: int = 3000) -> dict:
+              gen_depth: int = 3000, use_mmap: bool = False) -> dict:
     """Prompt tokens/s at the prompt sizes the bot uses, and generation tokens/s from a fresh context:
     after 64 tokens, and after `gen_depth` tokens, the depth at which the bot's answers are decoded
     (attention over the article makes each token dearer there)."""
     from llama_cpp import Llama
 
-    llama = Llama(str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512, verbose=False)
+    llama = Llama(str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512,
+                  use_mmap=use_mmap, verbose=False)
     text = (ROOT / "index" / "article-ar.txt").read_text(encoding="utf-8")
     tokens = llama.tokenize(text.encode(), add_bos=False) * 4
     out = {}
@@ -88,7 +89,7 @@ def main() -> int:
     questions = json.loads((ROOT / "bench" / "questions.json").read_text(encoding="utf-8"))
     path = resolve_model_path(settings, settings.llm_model, "gguf")
 
-    raw = raw_llama(path, settings.threads, settings.n_ctx, [80, 512, 2880])
+    raw = raw_llama(path, settings.threads, settings.n_ctx, [80, 512, 2880], use_mmap=settings.llm_mmap)
 
     started = time.perf_counter()
     engine = Engine.load(settings)

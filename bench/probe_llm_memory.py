@@ -19,8 +19,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench import machine  # noqa: E402
 
-CONFIGS = [  # (n_ctx, n_batch, repack)
-    (8192, 512, True), (8192, 128, True), (6144, 256, True), (8192, 512, False)]
+CONFIGS = [  # (n_ctx, n_batch, repack, mmap)
+    (8192, 512, True, True), (8192, 128, True, True), (6144, 256, True, True), (8192, 512, False, True),
+    (8192, 512, True, False), (8192, 512, False, False)]
 
 
 def rss_mib() -> int:
@@ -30,7 +31,7 @@ def rss_mib() -> int:
     return -1
 
 
-def measure(model: str, n_ctx: int, n_batch: int, repack: bool) -> dict:
+def measure(model: str, n_ctx: int, n_batch: int, repack: bool, mmap: bool) -> dict:
     """In this process: load, compute a 3,000-token prefix, a 32-token question, decode 40 tokens."""
     import llama_cpp
 
@@ -45,7 +46,8 @@ def measure(model: str, n_ctx: int, n_batch: int, repack: bool) -> dict:
         llama_cpp.llama_model_default_params = without_repack
         llama_cpp.llama.llama_cpp.llama_model_default_params = without_repack
     before = rss_mib()
-    llama = llama_cpp.Llama(model, n_ctx=n_ctx, n_threads=2, n_threads_batch=2, n_batch=n_batch, verbose=False)
+    llama = llama_cpp.Llama(model, n_ctx=n_ctx, n_threads=2, n_threads_batch=2, n_batch=n_batch, use_mmap=mmap,
+                            verbose=False)
     article = (ROOT / "index" / "article-ar.txt").read_text(encoding="utf-8")
     prefix = llama.tokenize(article.encode(), add_bos=False)[:3000]
     question = llama.tokenize(b"Question: Where are Putin and Kim expected to meet?\n"
@@ -71,19 +73,21 @@ def main() -> int:
     args = parser.parse_args()
     model = str(ROOT / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
     if args.one:
-        n_ctx, n_batch, repack = args.one.split(",")
-        print(json.dumps(measure(model, int(n_ctx), int(n_batch), repack == "1")))
+        n_ctx, n_batch, repack, mmap = args.one.split(",")
+        print(json.dumps(measure(model, int(n_ctx), int(n_batch), repack == "1", mmap == "1")))
         return 0
     lines = ["# llama.cpp memory and speed settings (default model, raw llama-cpp-python)", "",
              f"Machine: {machine()}", "", "Each row in a fresh process: RSS added by the model after a 3,000-token "
              "prefix; question = 32 tokens computed after it; decode = 40 single-token steps ~3,000 tokens deep.", "",
-             "| n_ctx | n_batch | weight repacking | RSS added | prefix tok/s | question | decode tok/s |",
-             "|---|---|---|---|---|---|---|"]
-    for n_ctx, n_batch, repack in CONFIGS:
-        out = subprocess.run([sys.executable, __file__, "--one", f"{n_ctx},{n_batch},{int(repack)}"],
+             "| n_ctx | n_batch | weight repacking | weights mapped from the file | RSS added | prefix tok/s | "
+             "question | decode tok/s |",
+             "|---|---|---|---|---|---|---|---|"]
+    for n_ctx, n_batch, repack, mmap in CONFIGS:
+        out = subprocess.run([sys.executable, __file__, "--one", f"{n_ctx},{n_batch},{int(repack)},{int(mmap)}"],
                              capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         r = json.loads(out)
-        lines.append(f"| {n_ctx} | {n_batch} | {'on (default)' if repack else 'off'} | {r['rss_mib']:,} MiB | "
+        lines.append(f"| {n_ctx} | {n_batch} | {'on (default)' if repack else 'off'} | "
+                     f"{'yes (default)' if mmap else 'no (read into memory)'} | {r['rss_mib']:,} MiB | "
                      f"{r['prefix_tps']:.0f} | {r['question_ms']:.0f} ms | {r['decode_tps']:.1f} |")
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

@@ -77,7 +77,7 @@ class GenerationStats:
 
 class LocalLLM:
     def __init__(self, path: Path, n_ctx: int = 8192, threads: int = 2, state_dir: Path | None = None,
-                 n_batch: int = 512, repeat_penalty: float = 1.1) -> None:
+                 n_batch: int = 512, repeat_penalty: float = 1.1, use_mmap: bool = False) -> None:
         from llama_cpp import Llama
 
         self.path = Path(path)
@@ -87,7 +87,7 @@ class LocalLLM:
         started = time.perf_counter()
         try:
             self.llama = Llama(str(self.path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                               n_batch=n_batch, verbose=False)
+                               n_batch=n_batch, use_mmap=use_mmap, verbose=False)
         except (ValueError, RuntimeError, OSError) as exc:
             raise LLMError(f"llama.cpp could not load {self.path} ({exc}); the file may be corrupt: "
                            "delete it and run `articlebot models fetch`, or point ARTICLEBOT_LLM_MODEL at another GGUF") from None

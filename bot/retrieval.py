@@ -34,8 +34,8 @@ class Embedder:
     """sentence-transformers model, with the model's own query/document prompts when it has them.
 
     `dtype` "bfloat16" (chosen by "auto" on CPUs with native bf16, such as AVX512-BF16 or AMX) encodes a
-    query ~1.5x faster than float32 and maps half the memory; it runs from a bf16 copy of the model
-    made once in `cache_dir`, because casting at load keeps both copies resident (peak 2.2 GB vs 1.1 GB).
+    query ~1.5x faster than float32 and maps half the memory. It runs from a copy of the model prepared
+    once in `cache_dir` (see `prepared_copy`).
     """
 
     def __init__(self, path: Path, threads: int | None = None, dtype: str = "float32",
@@ -47,10 +47,8 @@ class Embedder:
             torch.set_num_threads(threads)
         self.path = path
         self.dtype = resolve_embed_dtype(dtype)
-        load_from, kwargs = path, {}
-        if self.dtype == "bfloat16":
-            kwargs = {"model_kwargs": {"torch_dtype": torch.bfloat16}}
-            load_from = bf16_copy(path, cache_dir) if cache_dir else path
+        kwargs = {"model_kwargs": {"torch_dtype": torch.bfloat16}} if self.dtype == "bfloat16" else {}
+        load_from = prepared_copy(path, cache_dir, self.dtype) if cache_dir else path
         try:
             self.model = SentenceTransformer(str(load_from), device="cpu", local_files_only=True, **kwargs)
         except Exception as exc:  # noqa: BLE001 - any load failure means the same thing to the user
@@ -89,33 +87,77 @@ def resolve_embed_dtype(dtype: str) -> str:
     return dtype
 
 
-def bf16_copy(path: Path, cache_dir: Path) -> Path:
-    """A bfloat16 copy of the model directory, made once (a few seconds) and reused; the original when
-    the copy cannot be written (a full disk costs memory and speed, not the bot)."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    target = cache_dir / "derived" / f"{Path(path).name}-{model_fingerprint(path)}-bf16v2"
+def prepared_copy(path: Path, cache_dir: Path, dtype: str) -> Path:
+    """The model directory as it loads fastest, made once (a few seconds) and reused: bfloat16 weights when
+    `dtype` asks for them (casting at load keeps both copies resident) or links to the original ones, the
+    original tokenizer files, and a tokenizer config that loads tokenizer.json straight into the Rust
+    tokenizer when that gives the same token ids (EmbeddingGemma: 1.1 s instead of 2.3 s, measured).
+    The original directory when the copy cannot be written: a full disk costs speed, not the bot."""
+    target = cache_dir / "derived" / f"{Path(path).name}-{model_fingerprint(path)}-{dtype}-v3"
     if (target / ".complete").exists():
         return target
     partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
     try:
-        model = SentenceTransformer(str(path), device="cpu", local_files_only=True,
-                                    model_kwargs={"torch_dtype": torch.bfloat16})
-        model.save(str(partial))
-        # The original tokenizer files: the re-saved ones load a second slower (measured 3.3 s vs 2.3 s).
-        for tokenizer_file in Path(path).iterdir():
-            if tokenizer_file.name.startswith(("tokenizer", "special_tokens_map", "added_tokens")):
-                shutil.copyfile(tokenizer_file, partial / tokenizer_file.name)
+        shutil.rmtree(partial, ignore_errors=True)
+        if dtype == "bfloat16":
+            _save_bf16(path, partial)
+        else:
+            partial.mkdir(parents=True)
+            for entry in Path(path).resolve().iterdir():
+                (partial / entry.name).symlink_to(entry)
+        _use_rust_tokenizer_if_same(path, partial)
         (partial / ".complete").write_text("")
         shutil.rmtree(target, ignore_errors=True)
         os.replace(partial, target)
-        log.info("event=embedder_bf16_copy_made path=%s", target)
+        log.info("event=embedder_copy_made path=%s", target)
         return target
     except OSError as exc:
         shutil.rmtree(partial, ignore_errors=True)
-        log.warning("event=embedder_bf16_copy_failed error=%s", exc.strerror or exc)
+        log.warning("event=embedder_copy_failed error=%s", exc.strerror or exc)
         return path
+
+
+def _save_bf16(path: Path, target: Path) -> None:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(path), device="cpu", local_files_only=True,
+                                model_kwargs={"torch_dtype": torch.bfloat16})
+    model.save(str(target))
+    # The original tokenizer files: the re-saved ones load a second slower (measured 3.3 s vs 2.3 s).
+    for tokenizer_file in Path(path).iterdir():
+        if tokenizer_file.name.startswith(("tokenizer", "special_tokens_map", "added_tokens")):
+            shutil.copyfile(tokenizer_file, target / tokenizer_file.name)
+
+
+_TOKENIZER_PROBES = ("task: search result | query: متى زار شويغو فلاديفوستوك؟ ٣٤ 34",
+                     "title: none | text: The Eastern Economic Forum, 2023. <b>tags</b>\t tabs  spaces")
+
+
+def _use_rust_tokenizer_if_same(path: Path, target: Path) -> None:
+    """Name the plain tokenizer.json class in the copy's tokenizer config, kept only if both tokenizers
+    give the same ids for the probes (a model whose own class adds behaviour keeps its class)."""
+    from transformers import AutoTokenizer
+
+    config_path = target / "tokenizer_config.json"
+    if not (Path(path) / "tokenizer.json").exists() or not config_path.exists():
+        return
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if config.get("tokenizer_class") in (None, "PreTrainedTokenizerFast", "TokenizersBackend"):
+        return
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    config_path.unlink()  # may be a link to the original
+    config_path.write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    try:
+        own = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        rust = AutoTokenizer.from_pretrained(str(target), local_files_only=True)
+        same = all(own(text)["input_ids"] == rust(text)["input_ids"] for text in _TOKENIZER_PROBES)
+    except Exception as exc:  # noqa: BLE001 - any failure means: keep the model's own class
+        log.info("event=rust_tokenizer_unusable error=%s", exc)
+        same = False
+    if not same:
+        config_path.unlink()
+        shutil.copyfile(Path(path) / "tokenizer_config.json", config_path)
 
 
 def model_fingerprint(path: Path) -> str:

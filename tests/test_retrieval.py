@@ -87,6 +87,17 @@ def test_embedder_precision_follows_the_cpu_and_keys_the_index(engine, settings)
     assert engine.embedder.dtype == expected
     assert engine.embedder.fingerprint.endswith("-bf16") == (expected == "bfloat16"), \
         "an index built at the other precision is rebuilt"
-    if expected == "bfloat16":
-        copies = list((settings.cache_dir / "derived").glob("*-bf16v2/.complete"))
-        assert copies, "the bf16 copy is made once and reused"
+    copies = list((settings.cache_dir / "derived").glob(f"*-{expected}-v3/.complete"))
+    assert copies, "the prepared copy is made once and reused"
+
+
+def test_prepared_copy_tokenizes_like_the_original(engine, settings):
+    """The copy loads tokenizer.json straight into the Rust tokenizer; ids must not change."""
+    from transformers import AutoTokenizer
+
+    copy = next((settings.cache_dir / "derived").glob("*-v3"))
+    original = AutoTokenizer.from_pretrained(str(engine.embedder.path), local_files_only=True)
+    prepared = AutoTokenizer.from_pretrained(str(copy), local_files_only=True)
+    assert type(prepared).__name__ in ("PreTrainedTokenizerFast", "TokenizersBackend")
+    texts = [c.text for c in engine.index.chunks[:5]] + ["Who is Sergei Shoigu? ٢٠٢٣"]
+    assert [original(t)["input_ids"] for t in texts] == [prepared(t)["input_ids"] for t in texts]
