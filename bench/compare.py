@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,7 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench import machine  # noqa: E402
 
-# name -> (settings overrides, whether the article's names list is used)
+# name -> settings overrides; two special keys: "prompts" (prompt file name -> text, for this variant only)
+# and "separator" (between the passage numbers of the hint)
 VARIANTS: dict[str, dict] = {
     "default: hybrid, whole article, names list, follow-up rewriting, t=0.1, repeat 1.1": {},
     "dense retrieval only": {"retrieval": "dense"},
@@ -32,9 +34,23 @@ VARIANTS: dict[str, dict] = {
     "retrieved passages only (no whole article)": {"prompt_mode": "retrieval"},
     "temperature 0 (greedy)": {"temperature": 0.0},
     "no repeat penalty (1.0)": {"repeat_penalty": 1.0},
+    "compact passage hint: Relevant passages: [3][5][7][12]": {"separator": ""},
+    "compact passage hint without its label: [3][5][7][12]": {"separator": "", "prompts": {
+        "passage_hint": "{passage_numbers}\n"}},
+    "compact passage hint, top 3 passages only": {"separator": "", "top_k": 3},
 }
 COLUMNS = ["fact_accuracy_ar", "fact_accuracy_en", "refusal_rate", "followup_accuracy", "answer_language_match",
-           "recall@5_ar", "recall@5_en", "latency_p50_s"]
+           "recall@5_ar", "recall@5_en", "first_token_p50_s", "latency_p50_s"]
+
+
+def variant_prompts(prompts_dir: Path, changed: dict[str, str]) -> Path:
+    """The prompts directory, or a temporary copy of it with some files replaced."""
+    if not changed:
+        return prompts_dir
+    copy = Path(tempfile.mkdtemp(prefix="articlebot-prompts-"))
+    for path in prompts_dir.glob("*.txt"):
+        (copy / path.name).write_text(changed.get(path.stem, path.read_text(encoding="utf-8")), encoding="utf-8")
+    return copy
 
 
 def main() -> int:
@@ -45,9 +61,13 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "compare-results.md")
     args = parser.parse_args()
 
+    import bot.engine as engine_module
     from bot.config import Settings
     from bot.engine import Engine
     from bot.evaluation import load_items, run_eval, summarize
+    from bot.prompts import Prompts
+
+    default_separator = engine_module.PASSAGE_NUMBER_SEPARATOR
 
     settings = Settings.from_env().with_overrides(llm_model=args.model)
     items = load_items(ROOT / "tests" / "eval" / "eval_set.json", set(args.types.split(",")))
@@ -57,9 +77,12 @@ def main() -> int:
         chosen = [chosen[int(n) - 1] for n in args.only.split(",")]
     rows = []
     for name, overrides in chosen:
-        variant_settings = settings.with_overrides(**overrides)
+        overrides = dict(overrides)
+        engine_module.PASSAGE_NUMBER_SEPARATOR = overrides.pop("separator", default_separator)
+        prompts_dir = variant_prompts(settings.prompts_dir, overrides.pop("prompts", {}))
+        variant_settings = settings.with_overrides(prompts_dir=prompts_dir, **overrides)
         base.llm.repeat_penalty = variant_settings.repeat_penalty
-        engine = Engine(variant_settings, base.article, base.index, base.embedder, base.llm, base.prompts)
+        engine = Engine(variant_settings, base.article, base.index, base.embedder, base.llm, Prompts(prompts_dir))
         engine.warm()
         started = time.perf_counter()
         summary = summarize(run_eval(engine, items))
@@ -67,15 +90,18 @@ def main() -> int:
         print(f"{name}: {json.dumps(summary)} ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     base.llm.repeat_penalty = settings.repeat_penalty
 
-    def cell(value) -> str:
-        return "–" if value is None else (f"{value:.0%}" if isinstance(value, float) and value <= 1 and not isinstance(value, bool) else str(value))
+    def cell(column: str, value) -> str:
+        if value is None:
+            return "–"
+        return str(value) if column.endswith("_s") or not isinstance(value, float) else f"{value:.0%}"
 
     lines = [f"# Answer-quality variants, one run ({base.llm.name})", "", f"Machine: {machine()}", "",
              f"{len(items)} items of `tests/eval/eval_set.json` ({args.types}); every variant shares the loaded "
-             "model, embedder and index. latency_p50_s is the whole answer.", "",
+             "model, embedder and index. first_token_p50_s: retrieval and prompt until the first generated token; "
+             "latency_p50_s: the whole answer.", "",
              "| variant | " + " | ".join(COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS)]
     for name, summary in rows:
-        lines.append(f"| {name} | " + " | ".join(cell(summary.get(c)) for c in COLUMNS) + " |")
+        lines.append(f"| {name} | " + " | ".join(cell(c, summary.get(c)) for c in COLUMNS) + " |")
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     return 0

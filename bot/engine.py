@@ -21,7 +21,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .config import Settings
-from .faithfulness import off_question, unsupported_names, unsupported_numbers
+from .faithfulness import copied_arabic_run, off_question, unsupported_names, unsupported_numbers
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
 from .messages import bilingual, message
@@ -46,6 +46,7 @@ ANSWER_RESERVE_TOKENS = 700  # room kept for history, passage numbers and the qu
 MAX_SOURCES = 3
 SOURCE_MARGIN = 0.08  # keep passages this close to the best-supporting one
 SUMMARY_BULLETS = 5
+PASSAGE_NUMBER_SEPARATOR = ", "  # between the "[n]" of the passage hint; every token here delays the answer
 
 
 @dataclass
@@ -180,7 +181,7 @@ class Engine:
         return _last(self.stream_answer(question, history))
 
     def _question_prompt(self, question: str, lang: str, hits: list[Hit], history: list[Turn]) -> str:
-        numbers = ", ".join(f"[{h.chunk.id + 1}]" for h in hits)
+        numbers = PASSAGE_NUMBER_SEPARATOR.join(f"[{h.chunk.id + 1}]" for h in hits)
         passages = ""
         shown = hits if self.mode == "retrieval" else hits[: self.settings.quote_passages]
         if shown:
@@ -241,7 +242,8 @@ class Engine:
 
     def _faithful(self, text: str, lang: str, support: float, query: str) -> tuple[str, str]:
         """An answer becomes an honest 'cannot confirm' when it has a number the article never writes, when
-        it is long and shares no content word with the question, when it has an English name that is not
+        it is long and shares no content word with the question, when an English answer pastes Arabic
+        source text, when it has an English name that is not
         one of the article's (names list), or when no passage is close to it
         (cosine of the answer to its best passage below min_support: measured on the evaluation set,
         invented answers such as "the president of France is ..." sit below 0.30 and correct ones above)."""
@@ -251,6 +253,9 @@ class Engine:
             return message("unconfirmed", lang), "unconfirmed"
         if off_question(text, query):
             log.info("event=answer_unconfirmed reason=shares_no_word_with_the_question")
+            return message("unconfirmed", lang), "unconfirmed"
+        if lang == "en" and copied_arabic_run(text):
+            log.info("event=answer_unconfirmed reason=english_answer_pastes_arabic_text")
             return message("unconfirmed", lang), "unconfirmed"
         if lang == "en" and self.settings.use_names and self.article.names:
             names = unsupported_names(text, [english for _, english in self.article.names], query)

@@ -55,6 +55,7 @@ class ItemResult:
     seconds: float
     answer: str
     detail: dict[str, Any] = field(default_factory=dict)
+    first_token_s: float | None = None  # of the (last) answer: retrieval + prompt until its first token
 
 
 def gold_chunk(engine: Engine, gold: str) -> int | None:
@@ -101,7 +102,7 @@ def run_item(engine: Engine, item: dict) -> ItemResult:
         raise ValueError(f"unknown item type {kind!r} in {item.get('id')}")
     language_ok = answer.language == lang and (is_refusal(answer) or answer_language_ok(answer.text, lang))
     return ItemResult(item["id"], kind, lang, bool(correct), language_ok, recall, time.perf_counter() - started,
-                      answer.text, detail)
+                      answer.text, detail, answer.timings.get("first_token_s"))
 
 
 def run_eval(engine: Engine, items: list[dict], progress: Callable[[int, int, ItemResult], None] | None = None) -> list[ItemResult]:
@@ -121,6 +122,7 @@ def summarize(results: list[ItemResult]) -> dict[str, Any]:
 
     by = lambda t, lang=None: [r for r in results if r.type == t and (lang is None or r.lang == lang)]  # noqa: E731
     seconds = [r.seconds for r in results if r.type in ("fact", "refusal")]
+    first_tokens = [r.first_token_s for r in results if r.type in ("fact", "refusal", "followup") and r.first_token_s]
     return {
         "items": len(results),
         "fact_accuracy_ar": rate(by("fact", "ar")),
@@ -133,13 +135,14 @@ def summarize(results: list[ItemResult]) -> dict[str, Any]:
         f"recall@{RECALL_K}_en": rate(by("fact", "en") + by("followup", "en"), "recall"),
         "latency_p50_s": round(statistics.median(seconds), 2) if seconds else None,
         "latency_max_s": round(max(seconds), 2) if seconds else None,
+        "first_token_p50_s": round(statistics.median(first_tokens), 2) if first_tokens else None,
     }
 
 
 def format_table(summary: dict[str, Any], title: str) -> str:
     lines = [f"| {title} | value |", "|---|---|"]
     for key, value in summary.items():
-        shown = f"{value:.0%}" if isinstance(value, float) and key not in ("latency_p50_s", "latency_max_s") else value
+        shown = f"{value:.0%}" if isinstance(value, float) and key not in ("latency_p50_s", "latency_max_s", "first_token_p50_s") else value
         lines.append(f"| {key} | {shown} |")
     return "\n".join(lines)
 

@@ -6,7 +6,8 @@ worse than a refusal. The checks: every number in the answer occurs in the artic
 list, every name-like word (capitalised, not opening a sentence) is a word of a listed name, of the
 question, or a common English word that is capitalised for grammar (months, days, titles, demonyms);
 and a long answer must share at least one content word with the question (a small model that cannot
-answer tends to copy an unrelated sentence of the article).
+answer tends to copy an unrelated sentence of the article); and an English answer does not carry a run
+of Arabic words (the model pasting source text instead of answering).
 """
 
 from __future__ import annotations
@@ -77,3 +78,18 @@ def off_question(answer: str, question: str) -> bool:
     are copied sentences about something else; short answers ("فلاديفوستوك.") are never flagged."""
     words = content_words(answer)
     return len(words) >= LONG_ANSWER_WORDS and not words & content_words(question)
+
+
+_ARABIC_WORD = re.compile(r"[\u0600-\u06FF]")
+ARABIC_RUN_WORDS = 4
+
+
+def copied_arabic_run(answer: str) -> bool:
+    """An English answer holding ARABIC_RUN_WORDS or more Arabic words in a row: measured on the evaluation
+    set, only a wrong answer pasting a paragraph of the source did (a name in Arabic script is 1-3 words)."""
+    run = 0
+    for word in answer.split():
+        run = run + 1 if _ARABIC_WORD.search(word) else 0
+        if run >= ARABIC_RUN_WORDS:
+            return True
+    return False

@@ -35,3 +35,13 @@ def test_long_answer_sharing_no_content_word_with_the_question_is_flagged():
     assert not off_question("فلاديفوستوك. [2]", "أين يتوقع أن يلتقي بوتين وكيم؟"), "short answers are never flagged"
     assert not off_question("The two leaders will meet at the Eastern Economic Forum in Vladivostok, in the far east.",
                             "At which forum will the two leaders meet?")
+
+
+def test_english_answer_pasting_arabic_text_is_caught():
+    from bot.faithfulness import copied_arabic_run
+
+    pasted = ('North Korea has a large army. The passage states: "وكان الرئيسان بوتين وكيم قد التقيا سابقاً '
+              'في مدينة فلاديفوستوك"')
+    assert copied_arabic_run(pasted)
+    assert not copied_arabic_run("They meet in Vladivostok (فلاديفوستوك) on Monday. [2]"), "a name in Arabic is fine"
+    assert not copied_arabic_run("Sergei Shoigu (سيرغي شويغو) visited Pyongyang.")
