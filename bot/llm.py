@@ -244,6 +244,10 @@ class LocalLLM:
                 raise LLMError(f"generation failed: {exc}") from None
             finally:
                 stats.total_s = time.perf_counter() - started
+                # Streamed pieces undercount tokens (an Arabic letter split over two tokens is one piece):
+                # every sampled token but the last was evaluated, so the cache length tells the real count.
+                if stats.completion_tokens:
+                    stats.completion_tokens = max(stats.completion_tokens, self.llama.n_tokens - len(tokens) + 1)
 
     def _common_prefix(self, tokens: list[int]) -> int:
         n = 0
