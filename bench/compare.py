@@ -96,9 +96,9 @@ def main() -> int:
         return str(value) if column.endswith("_s") or not isinstance(value, float) else f"{value:.0%}"
 
     lines = [f"# Answer-quality variants, one run ({base.llm.name})", "", f"Machine: {machine()}", "",
-             f"{len(items)} items of `tests/eval/eval_set.json` ({args.types}); every variant shares the loaded "
-             "model, embedder and index. first_token_p50_s: retrieval and prompt until the first generated token; "
-             "latency_p50_s: the whole answer.", "",
+             (f"{len(items)} items of `tests/eval/eval_set.json` ({args.types}); every variant shares the loaded "
+              "model, embedder and index. first_token_p50_s: retrieval and prompt until the first generated token; "
+              "latency_p50_s: the whole answer."), "",
              "| variant | " + " | ".join(COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS)]
     for name, summary in rows:
         lines.append(f"| {name} | " + " | ".join(cell(c, summary.get(c)) for c in COLUMNS) + " |")
