@@ -95,6 +95,7 @@ class Settings:
     quote_passages: int = 0  # whole-article layout: also repeat the top N retrieved passages with the question
     use_names: bool = True  # put the article's names list (<article>.names.tsv) in the prompt
     history_turns: int = 6
+    history_as_turns: bool = True  # earlier questions as chat turns (measured better) or as a block in the question
     retrieval: str = "hybrid"  # hybrid | dense | lexical
     prompt_mode: str = "auto"  # auto | article | retrieval
     min_similarity: float = 0.15  # below this best dense similarity the article is taken not to cover it
@@ -153,6 +154,7 @@ class Settings:
             quote_passages=_int(env, "ARTICLEBOT_QUOTE_PASSAGES", d.quote_passages, 0),
             use_names=_bool(env, "ARTICLEBOT_NAMES", d.use_names),
             history_turns=_int(env, "ARTICLEBOT_HISTORY_TURNS", d.history_turns, 0),
+            history_as_turns=_bool(env, "ARTICLEBOT_HISTORY_AS_TURNS", d.history_as_turns),
             retrieval=env.get("ARTICLEBOT_RETRIEVAL", "").strip() or d.retrieval,
             prompt_mode=env.get("ARTICLEBOT_PROMPT_MODE", "").strip() or d.prompt_mode,
             min_similarity=_float(env, "ARTICLEBOT_MIN_SIMILARITY", d.min_similarity),

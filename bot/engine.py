@@ -21,7 +21,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .config import Settings
-from .faithfulness import copied_arabic_run, off_question, unsupported_names, unsupported_numbers
+from .faithfulness import (content_words, copied_arabic_run, off_question, short_answer_from_article,
+                           unsupported_names, unsupported_numbers, without_off_question_opening)
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
 from .messages import bilingual, message
@@ -88,6 +89,8 @@ class Engine:
         self.prompts = prompts
         self._summary_lock = threading.Lock()
         self.mode, self.prefix_tokens, self._system = choose_prompt(settings, prompts, llm, article, index.chunks)
+        # words an answer may consist of without further checks (see short_answer_from_article)
+        self._vocabulary = content_words(" ".join([article.text, *(english for _, english in article.names)]))
 
     # ---------------------------------------------------------------- construction
 
@@ -174,8 +177,11 @@ class Engine:
             log.info("event=refused_by_retrieval similarity=%.3f", similarity)
             yield Answer(message("not_in_article", lang), lang, "refusal", hits, timings, query)
             return
-        suffix_text = self._question_prompt(question, lang, hits, history)
-        yield from self._generate(suffix_text, lang, hits, timings, query, self.settings.max_answer_tokens, cancel, started)
+        as_turns = self.settings.history_as_turns
+        suffix_text = self._question_prompt(question, lang, hits, [] if as_turns else history)
+        earlier = self._earlier_turns(history) if as_turns else ()
+        yield from self._generate(suffix_text, lang, hits, timings, query, self.settings.max_answer_tokens, cancel,
+                                  started, earlier=earlier)
 
     def answer(self, question: str, history: list[Turn] | None = None) -> Answer:
         return _last(self.stream_answer(question, history))
@@ -197,13 +203,24 @@ class Engine:
         return self.prompts.fill(f"question_{lang}", history=turns, passages=passages, passage_hint=hint,
                                  question=question)
 
+    def _earlier_turns(self, history: list[Turn]) -> list[tuple[str, str]]:
+        """The chat's earlier questions and answers as the model's own chat turns."""
+        turns = []
+        for turn in history:
+            lang = turn.language if turn.language in ("ar", "en") else "en"
+            asked = self.prompts.fill(f"question_{lang}", history="", passages="", passage_hint="",
+                                      question=turn.question)
+            turns.append((asked, _shorten(turn.answer, 300)))
+        return turns
+
     def _generate(self, suffix_text: str, lang: str, hits: list[Hit], timings: dict[str, float], query: str,
                   max_tokens: int, cancel: threading.Event | None, started: float,
-                  kind: str = "answer") -> Iterator[str | Answer]:
+                  kind: str = "answer", earlier: list[tuple[str, str]] | tuple = ()) -> Iterator[str | Answer]:
         stats = GenerationStats()
         raw = ""
         sent = 0  # characters of visible text already yielded
-        for piece in self.llm.stream(self._system, suffix_text, max_tokens, self.settings.temperature, stats, cancel):
+        for piece in self.llm.stream(self._system, suffix_text, max_tokens, self.settings.temperature, stats, cancel,
+                                     earlier=earlier):
             raw += piece
             body = raw.lstrip()
             if SENTINEL.startswith(body) or body.startswith(SENTINEL):
@@ -231,6 +248,10 @@ class Engine:
         if kind == "summary":  # a summary rests on the whole article
             sources, text = hits, _trim_bullets(_CITATION.sub("", text).strip(), SUMMARY_BULLETS)
         else:  # the citations shown are the verified sources, not the model's guesses
+            kept = without_off_question_opening(text, query) if kind == "answer" else text
+            if kept != text:
+                log.info("event=answer_opening_dropped reason=shares_no_word_with_the_question")
+                text = kept
             sources = self._cited_sources(text, hits)
             text = _CITATION.sub("", text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in sources)
         if kind == "answer":
@@ -262,7 +283,7 @@ class Engine:
             if names:
                 log.info("event=answer_unconfirmed reason=names_not_in_article names=%s", sorted(names))
                 return message("unconfirmed", lang), "unconfirmed"
-        if support < self.settings.min_support:
+        if support < self.settings.min_support and not short_answer_from_article(text, self._vocabulary):
             log.info("event=answer_unconfirmed reason=weak_support support=%.3f", support)
             return message("unconfirmed", lang), "unconfirmed"
         return text, "answer"

@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Iterator, Protocol, Sequence
 
 log = logging.getLogger("articlebot.llm")
 
@@ -51,7 +51,17 @@ class ChatModel(Protocol):
     def warm(self, system: str) -> float: ...
 
     def stream(self, system: str, user: str, max_tokens: int, temperature: float = 0.1,
-               stats: "GenerationStats | None" = None, cancel: threading.Event | None = None) -> Iterator[str]: ...
+               stats: "GenerationStats | None" = None, cancel: threading.Event | None = None,
+               earlier: Sequence[tuple[str, str]] = ()) -> Iterator[str]: ...
+
+
+def chat_messages(system: str, user: str, earlier: Sequence[tuple[str, str]] = ()) -> list[dict[str, str]]:
+    """System, then the earlier (question, answer) turns of the chat, then the question; control tokens
+    removed from every text."""
+    messages = [{"role": "system", "content": sanitize(system)}]
+    for question, answer in earlier:
+        messages += [{"role": "user", "content": sanitize(question)}, {"role": "assistant", "content": sanitize(answer)}]
+    return messages + [{"role": "user", "content": sanitize(user)}]
 
 
 def sanitize(text: str) -> str:
@@ -112,26 +122,24 @@ class LocalLLM:
 
         return hashlib.sha256(f"{self.path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{self.n_ctx}|{__version__}".encode()).hexdigest()[:16]
 
-    def render(self, system: str, user: str) -> tuple[list[int], list[int]]:
+    def render(self, system: str, user: str, earlier: Sequence[tuple[str, str]] = ()) -> tuple[list[int], list[int]]:
         """Prompt tokens split into (fixed prefix, per-question suffix) with the model's chat template.
 
         The prefix is what two renderings with different user texts share, so it is identical for every
         question and stays in the KV cache.
         """
-        system, user = sanitize(system), sanitize(user)
         if self._split is None or self._split[0] != system:  # the prefix is tokenised once per system text
-            a = self._format(system, "\x01")
-            b = self._format(system, "\x02")
+            a = self._format(chat_messages(system, "\x01"))
+            b = self._format(chat_messages(system, "\x02"))
             cut = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
             self._split = (system, cut, self.llama.tokenize(a[:cut].encode("utf-8"), add_bos=True, special=True))
         _, cut, prefix = self._split
-        suffix_text = self._format(system, user)[cut:]
+        suffix_text = self._format(chat_messages(system, user, earlier))[cut:]
         suffix = self.llama.tokenize(suffix_text.encode("utf-8"), add_bos=False, special=True)
         return list(prefix), suffix
 
-    def _format(self, system: str, user: str) -> str:
-        response = self._formatter(messages=[{"role": "system", "content": system}, {"role": "user", "content": user}])
-        return response.prompt
+    def _format(self, messages: list[dict[str, str]]) -> str:
+        return self._formatter(messages=messages).prompt
 
     def prompt_tokens(self, system: str) -> int:
         """Tokens of the fixed part of every prompt (template + system text)."""
@@ -210,9 +218,10 @@ class LocalLLM:
     # ---------------------------------------------------------------- generation
 
     def stream(self, system: str, user: str, max_tokens: int, temperature: float = 0.1,
-               stats: GenerationStats | None = None, cancel: threading.Event | None = None) -> Iterator[str]:
+               stats: GenerationStats | None = None, cancel: threading.Event | None = None,
+               earlier: Sequence[tuple[str, str]] = ()) -> Iterator[str]:
         """Yield text pieces of the answer. One generation at a time (the KV cache is shared)."""
-        prefix, suffix = self.render(system, user)
+        prefix, suffix = self.render(system, user, earlier)
         yield from self.stream_tokens(prefix, suffix, max_tokens, temperature, stats, cancel)
 
     def stream_tokens(self, prefix: list[int], suffix: list[int], max_tokens: int, temperature: float = 0.1,

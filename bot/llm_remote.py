@@ -11,12 +11,12 @@ import json
 import logging
 import threading
 import time
-from typing import Iterator
+from typing import Iterator, Sequence
 from urllib.parse import urlparse
 
 import httpx
 
-from .llm import GenerationStats, LLMError, LLMUnavailable, sanitize
+from .llm import GenerationStats, LLMError, LLMUnavailable, chat_messages
 from .net import is_loopback
 
 log = logging.getLogger("articlebot.llm_remote")
@@ -66,11 +66,12 @@ class RemoteLLM:
         return time.perf_counter() - started
 
     def stream(self, system: str, user: str, max_tokens: int, temperature: float = 0.1,
-               stats: GenerationStats | None = None, cancel: threading.Event | None = None) -> Iterator[str]:
+               stats: GenerationStats | None = None, cancel: threading.Event | None = None,
+               earlier: Sequence[tuple[str, str]] = ()) -> Iterator[str]:
         stats = stats if stats is not None else GenerationStats()
         body = {
             "model": self._model_name(),
-            "messages": [{"role": "system", "content": sanitize(system)}, {"role": "user", "content": sanitize(user)}],
+            "messages": chat_messages(system, user, earlier),
             "stream": True, "max_tokens": max_tokens, "temperature": temperature, "top_p": 0.9,
             "stop": ["NOT_IN_ARTICLE\n"],
         }

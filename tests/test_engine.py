@@ -164,3 +164,17 @@ def test_quoted_passages_travel_with_the_question_in_the_whole_article_layout(en
     prompt = quoting._question_prompt("Where are Putin and Kim expected to meet?", "en", hits, [])
     assert hits[0].chunk.text in prompt and hits[2].chunk.text not in prompt
     assert hits[0].chunk.text not in engine._question_prompt("Where?", "en", hits, [])
+
+
+def test_earlier_turns_go_to_the_model_as_chat_turns_after_the_cached_prefix(engine):
+    from bot.engine import Turn
+
+    llm = engine.llm
+    plain_prefix, plain_suffix = llm.render(engine._system, "Question: And when?")
+    history = [Turn("Who visited Pyongyang?", "Sergei Shoigu. [8]", "en", [7])]
+    prefix, suffix = llm.render(engine._system, "Question: And when?", engine._earlier_turns(history))
+    assert prefix == plain_prefix, "the article prefix (and its cached state) is the same with or without history"
+    text = llm.llama.detokenize(suffix, special=True).decode()
+    assert "Who visited Pyongyang?" in text and "<|im_start|>assistant\nSergei Shoigu. [8]<|im_end|>" in text
+    assert text.index("Sergei Shoigu") < text.index("And when?")
+    assert len(suffix) > len(plain_suffix)

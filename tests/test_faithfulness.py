@@ -45,3 +45,43 @@ def test_english_answer_pasting_arabic_text_is_caught():
     assert copied_arabic_run(pasted)
     assert not copied_arabic_run("They meet in Vladivostok (فلاديفوستوك) on Monday. [2]"), "a name in Arabic is fine"
     assert not copied_arabic_run("Sergei Shoigu (سيرغي شويغو) visited Pyongyang.")
+
+
+def test_numbered_list_markers_are_not_claimed_numbers():
+    from bot.faithfulness import unsupported_numbers
+
+    article = "زار كيم خمسة مصانع عام 2019."
+    assert unsupported_numbers("التقنيات:\n1. أقمار الاستطلاع\n2. الغواصات\n3. الطائرات", article) == set()
+    assert unsupported_numbers("1. He came on July 20, 2019", article) == {"20"}, "numbers inside items count"
+
+
+def test_question_words_match_across_attached_pronouns():
+    from bot.faithfulness import off_question
+
+    answer = ('في ختام زيارته تلك "بتعزيز التعاون" بين البلدين، كما صرّح الأسبوع الماضي بأن موسكو تدرس ضمّ كوريا '
+              'الديمقراطيّة إلى مناورات بحريّة مشتركة مع الصين. [8]')
+    assert not off_question(answer, "وبماذا تعهد في ختامها؟"), "ختامها and ختام are the same word"
+
+
+def test_an_unrelated_copied_opening_sentence_is_dropped():
+    from bot.faithfulness import without_off_question_opening
+
+    opener = ("في المقابل، يمكن أن تتوسع موسكو في تصدير الحبوب والنفط والتكنولوجيا العسكرية المتقدمة إلى بيونغ يانغ، "
+              "فضلاً عن إمكانية الدّفع لها بالعملات الصعبة.")
+    answer = "ودشن كيم غواصة قادرة على إطلاق صواريخ محملة برؤوس نووية. [4]"
+    question = "ما الذي دشنه كيم خلال جولته على المصانع؟"
+    assert without_off_question_opening(f"{opener}\n{answer}", question) == answer
+    assert without_off_question_opening(answer, question) == answer, "one sentence: nothing to drop"
+    unrelated = "وكانت الولايات المتحدة قد استدعت رئيس وزراء اليابان إلى قمة ثلاثية في منتجع كامب ديفيد."
+    assert without_off_question_opening(f"{opener}\n{unrelated}", question) == f"{opener}\n{unrelated}", \
+        "kept whole when the rest is off the question too (the off-question check then decides)"
+
+
+def test_short_answers_made_of_article_words_are_recognised():
+    from bot.faithfulness import content_words, short_answer_from_article
+
+    vocabulary = content_words("التقى كيم دونالد ترامب في فيتنام Donald Trump")
+    assert short_answer_from_article("Donald Trump [6]", vocabulary)
+    assert short_answer_from_article("فيتنام.", vocabulary)
+    assert not short_answer_from_article("Emmanuel Macron.", vocabulary), "words the article lacks"
+    assert not short_answer_from_article("Kim met Donald Trump in Vietnam.", vocabulary), "longer than three words"
