@@ -38,7 +38,8 @@ VARIANTS: dict[str, dict] = {
     "compact passage hint without its label: [3][5][7][12]": {"separator": "", "prompts": {
         "passage_hint": "{passage_numbers}\n"}},
     "compact passage hint, top 3 passages only": {"separator": "", "top_k": 3},
-    "earlier questions as chat turns (not a history block)": {"history_as_turns": True},
+    "earlier questions as a history block (not chat turns)": {"history_as_turns": False},
+    "whole article + the retrieved sentence closest to the question quoted": {"quote_sentence": True},
 }
 COLUMNS = ["fact_accuracy_ar", "fact_accuracy_en", "refusal_rate", "followup_accuracy", "answer_language_match",
            "recall@5_ar", "recall@5_en", "first_token_p50_s", "latency_p50_s"]

@@ -93,6 +93,7 @@ class Settings:
     rewrite_follow_ups: bool = True  # search a follow-up together with the previous question
     passage_hints: bool = True  # name the retrieved passage numbers next to the question
     quote_passages: int = 0  # whole-article layout: also repeat the top N retrieved passages with the question
+    quote_sentence: bool = False  # whole-article layout: repeat the retrieved sentence closest to the question
     use_names: bool = True  # put the article's names list (<article>.names.tsv) in the prompt
     history_turns: int = 6
     history_as_turns: bool = True  # earlier questions as chat turns (measured better) or as a block in the question
@@ -152,6 +153,7 @@ class Settings:
             rewrite_follow_ups=_bool(env, "ARTICLEBOT_REWRITE_FOLLOW_UPS", d.rewrite_follow_ups),
             passage_hints=_bool(env, "ARTICLEBOT_PASSAGE_HINTS", d.passage_hints),
             quote_passages=_int(env, "ARTICLEBOT_QUOTE_PASSAGES", d.quote_passages, 0),
+            quote_sentence=_bool(env, "ARTICLEBOT_QUOTE_SENTENCE", d.quote_sentence),
             use_names=_bool(env, "ARTICLEBOT_NAMES", d.use_names),
             history_turns=_int(env, "ARTICLEBOT_HISTORY_TURNS", d.history_turns, 0),
             history_as_turns=_bool(env, "ARTICLEBOT_HISTORY_AS_TURNS", d.history_as_turns),

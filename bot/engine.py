@@ -21,7 +21,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .config import Settings
-from .faithfulness import (content_words, copied_arabic_run, off_question, short_answer_from_article,
+from .faithfulness import (content_words, copied_arabic_run, off_question, shared_words, short_answer_from_article,
                            unsupported_names, unsupported_numbers, without_off_question_opening)
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
@@ -30,12 +30,14 @@ from .models import resolve_model_path
 from .prompts import Prompts
 from .retrieval import CHUNK_MAX_CHARS, RRF_K, ArticleIndex, Embedder, Hit
 from .text import (Article, Chunk, answer_language_ok, arabic_ratio, chunk_article, chunk_core_text, clean_text,
-                   detect_language, load_article)
+                   detect_language, load_article, sentence_spans)
 
 log = logging.getLogger("articlebot.engine")
 
 SENTINEL = "NOT_IN_ARTICLE"
 _CITATION = re.compile(r"\[(\d{1,3})\]")
+# a run of citations with what separates them ("[3], [6], [9]"), removed as one so no ", , ," is left
+_CITATIONS = re.compile(r"[ \t]*\[\d{1,3}\](?:[ \t]*[,،;]?[ \t]*\[\d{1,3}\])*")
 _PARTIAL_CITATION = re.compile(r"\[\d{0,3}$")
 _SUMMARY_REQUEST = re.compile(r"\b(summar(y|ise|ize)|sum up|tl;?dr|gist)\b|لخص|لخّص|تلخيص|ملخص|خلاصة", re.I)
 _FOLLOW_UP_EN = re.compile(
@@ -47,6 +49,8 @@ ANSWER_RESERVE_TOKENS = 700  # room kept for history, passage numbers and the qu
 MAX_SOURCES = 3
 SOURCE_MARGIN = 0.08  # keep passages this close to the best-supporting one
 SUMMARY_BULLETS = 5
+KEY_SENTENCE_HITS = 2  # the quoted sentence comes from the top passages only
+KEY_SENTENCE_CHARS = 200
 PASSAGE_NUMBER_SEPARATOR = ", "  # between the "[n]" of the passage hint; every token here delays the answer
 
 
@@ -193,6 +197,9 @@ class Engine:
         if shown:
             body = "\n".join(f"[{h.chunk.id + 1}] {h.chunk.text}" for h in sorted(shown, key=lambda h: h.chunk.id))
             passages = self.prompts.fill("passages", passages=body)
+        elif self.settings.quote_sentence and (key := key_sentence(self._with_arabic_names(question),
+                                                                   hits[:KEY_SENTENCE_HITS])):
+            passages = self.prompts.fill("passages", passages=f"[{key[0] + 1}] {key[1]}")
         turns = ""
         if history:
             lines = []
@@ -202,6 +209,13 @@ class Engine:
         hint = self.prompts.fill("passage_hint", passage_numbers=numbers) if self.settings.passage_hints else ""
         return self.prompts.fill(f"question_{lang}", history=turns, passages=passages, passage_hint=hint,
                                  question=question)
+
+    def _with_arabic_names(self, question: str) -> str:
+        """The question plus the Arabic spelling of the listed names it mentions, so an English question
+        can be matched word by word against the Arabic text."""
+        words = {w.lower() for w in re.findall(r"[A-Za-z'-]{3,}", question)}
+        arabic = [ar for ar, en in self.article.names if any(w.lower() in words for w in en.split())]
+        return " ".join([question, *arabic])
 
     def _earlier_turns(self, history: list[Turn]) -> list[tuple[str, str]]:
         """The chat's earlier questions and answers as the model's own chat turns."""
@@ -246,14 +260,14 @@ class Engine:
             yield Answer(message("not_in_article", lang), lang, "refusal", hits, timings, query)
             return
         if kind == "summary":  # a summary rests on the whole article
-            sources, text = hits, _trim_bullets(_CITATION.sub("", text).strip(), SUMMARY_BULLETS)
+            sources, text = hits, _trim_bullets(_CITATIONS.sub("", text).strip(), SUMMARY_BULLETS)
         else:  # the citations shown are the verified sources, not the model's guesses
             kept = without_off_question_opening(text, query) if kind == "answer" else text
             if kept != text:
                 log.info("event=answer_opening_dropped reason=shares_no_word_with_the_question")
                 text = kept
             sources = self._cited_sources(text, hits)
-            text = _CITATION.sub("", text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in sources)
+            text = _CITATIONS.sub("", text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in sources)
         if kind == "answer":
             support = max((h.score for h in sources), default=0.0)
             text, kind = self._faithful(text, lang, support, query)
@@ -435,6 +449,20 @@ def names_parts(prompts: Prompts, article: Article) -> dict[str, str]:
     return {"names": prompts.fill("names", names=listing), "names_rule": prompts.text("names_rule_list")}
 
 
+def key_sentence(question: str, hits: list[Hit]) -> tuple[int, str] | None:
+    """(chunk id, sentence) of the passages' sentence sharing the most words with the question (a long
+    sentence is cut at its clauses), or None when none shares a word. Quoting it next to the question
+    costs ~40 tokens instead of a whole passage's ~150."""
+    best: tuple[int, int, str] | None = None
+    for hit in hits:
+        text = hit.chunk.text
+        for a, b in sentence_spans(text, 0, len(text), KEY_SENTENCE_CHARS):
+            score = len(shared_words(text[a:b], question))
+            if score and (best is None or score > best[0]):
+                best = (score, hit.chunk.id, text[a:b].strip())
+    return (best[1], best[2]) if best else None
+
+
 def is_summary_request(question: str) -> bool:
     """'Summarise the article in three sentences', 'ما ملخص المقال؟': served by the (cached) summary."""
     return bool(_SUMMARY_REQUEST.search(question)) and len(question.split()) <= 12
@@ -467,7 +495,7 @@ def _trim_bullets(text: str, limit: int) -> str:
 def _visible(text: str) -> str:
     """What may be shown while streaming: the model's own [n] markers are dropped (the final answer
     carries verified ones), and a marker still being written is held back."""
-    return _PARTIAL_CITATION.sub("", _CITATION.sub("", text))
+    return _PARTIAL_CITATION.sub("", _CITATIONS.sub("", text))
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -95,8 +95,12 @@ def _word_forms(words: set[str]) -> set[str]:
     return forms
 
 
+def shared_words(text: str, question: str) -> set[str]:
+    return _word_forms(content_words(text)) & _word_forms(content_words(question))
+
+
 def shares_a_word(text: str, question: str) -> bool:
-    return bool(_word_forms(content_words(text)) & _word_forms(content_words(question)))
+    return bool(shared_words(text, question))
 
 
 def off_question(answer: str, question: str) -> bool:

@@ -178,3 +178,24 @@ def test_earlier_turns_go_to_the_model_as_chat_turns_after_the_cached_prefix(eng
     assert "Who visited Pyongyang?" in text and "<|im_start|>assistant\nSergei Shoigu. [8]<|im_end|>" in text
     assert text.index("Sergei Shoigu") < text.index("And when?")
     assert len(suffix) > len(plain_suffix)
+
+
+def test_key_sentence_is_the_passage_sentence_sharing_most_words_with_the_question(engine):
+    from bot.engine import key_sentence
+
+    question = "من التقى كيم في فيتنام عام 2019؟"
+    _, hits, _ = engine.retrieve(question, [])
+    chunk_id, sentence = key_sentence(question, hits[:2])
+    assert "دونالد ترامب" in sentence and len(sentence) <= 220
+    assert chunk_id in [h.chunk.id for h in hits[:2]]
+    assert key_sentence("Who won?", hits[:2]) is None, "no shared word: nothing is quoted"
+    english = engine._with_arabic_names("Which US president did Kim meet in Vietnam?")
+    assert "فيتنام" in english and "كيم" in english, "listed names are matched in their Arabic spelling"
+
+
+def test_a_run_of_citations_is_removed_with_its_separators():
+    from bot.engine import _CITATIONS, _visible
+
+    assert _CITATIONS.sub("", "They met at Camp David. [3], [6], [9]") == "They met at Camp David."
+    assert _CITATIONS.sub("", "في فلاديفوستوك [2]، [5].") == "في فلاديفوستوك."
+    assert _visible("Vladivostok [2") == "Vladivostok ", "a marker still being written is held back"
