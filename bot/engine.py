@@ -21,8 +21,9 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .config import Settings
-from .faithfulness import (content_words, copied_arabic_run, off_question, shared_words, short_answer_from_article,
-                           unsupported_names, unsupported_numbers, without_off_question_opening)
+from .faithfulness import (content_words, copied_arabic_run, count_without_number, off_question, shared_words,
+                           short_answer_from_article, unsupported_names, unsupported_numbers,
+                           without_off_question_opening)
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
 from .messages import bilingual, message
@@ -285,6 +286,9 @@ class Engine:
         invented = unsupported_numbers(text, self.article.text)
         if invented:
             log.info("event=answer_unconfirmed reason=numbers_not_in_article numbers=%s", sorted(invented))
+            return message("unconfirmed", lang), "unconfirmed"
+        if count_without_number(text, query):
+            log.info("event=answer_unconfirmed reason=no_number_for_a_count_question")
             return message("unconfirmed", lang), "unconfirmed"
         if off_question(text, query):
             log.info("event=answer_unconfirmed reason=shares_no_word_with_the_question")

@@ -147,3 +147,21 @@ def short_answer_from_article(answer: str, vocabulary: set[str]) -> bool:
     (measured: "Donald Trump" scored 0.24 against its own passage), so the weak-support check skips these."""
     words = content_words(answer)
     return 0 < len(words) <= SHORT_ANSWER_WORDS and words <= vocabulary
+
+
+_HOW_MANY = re.compile(r"(^|\s)كم(\s|$)|\bhow (many|much)\b", re.IGNORECASE)
+_NUMBER_WORDS = frozenset(lexical_tokens("""
+واحد واحده اثنان اثنين اثنتان اثنتين ثلاث ثلاثه اربع اربعه خمس خمسه ست سته سبع سبعه ثمان ثماني ثمانيه تسع
+تسعه عشر عشره عشرون عشرين ثلاثون ثلاثين اربعون اربعين خمسون خمسين ستون ستين سبعون سبعين ثمانون ثمانين تسعون
+تسعين مئه مائه مئات مئتين الف الاف الفين الوف مليون ملايين مليار مليارات عشرات
+one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty hundred
+hundreds thousand thousands million millions billion billions trillion dozen dozens
+"""))
+
+
+def count_without_number(answer: str, question: str) -> bool:
+    """A "how many" / «كم» question answered without any number or number word: measured, such answers
+    were sentences about something else ("... shipped missiles to Wagner" for "how many missiles?")."""
+    if not _HOW_MANY.search(question):
+        return False
+    return not numbers_in(answer) and not set(lexical_tokens(_CITATION.sub("", answer))) & _NUMBER_WORDS

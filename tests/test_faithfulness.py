@@ -85,3 +85,14 @@ def test_short_answers_made_of_article_words_are_recognised():
     assert short_answer_from_article("فيتنام.", vocabulary)
     assert not short_answer_from_article("Emmanuel Macron.", vocabulary), "words the article lacks"
     assert not short_answer_from_article("Kim met Donald Trump in Vietnam.", vocabulary), "longer than three words"
+
+
+def test_a_count_question_needs_a_number_in_its_answer():
+    from bot.faithfulness import count_without_number
+
+    assert count_without_number("هذه المعلومات تشير إلى أن كوريا شحنت صواريخ إلى فاغنر. [16]", "كم صاروخاً شحنت كوريا إلى فاغنر؟")
+    assert not count_without_number("زار كيم خمسة مصانع. [4]", "كم مصنعاً زار كيم؟")
+    assert not count_without_number("زار كيم 5 مصانع.", "كم مصنعاً زار كيم؟")
+    assert not count_without_number("He visited five factories.", "How many factories did Kim visit?")
+    assert count_without_number("He visited several factories.", "How many factories did Kim visit?")
+    assert not count_without_number("في فلاديفوستوك.", "أين يلتقيان؟"), "only count questions"
