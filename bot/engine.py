@@ -16,7 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -230,7 +230,7 @@ class Engine:
 
     def _generate(self, suffix_text: str, lang: str, hits: list[Hit], timings: dict[str, float], query: str,
                   max_tokens: int, cancel: threading.Event | None, started: float,
-                  kind: str = "answer", earlier: list[tuple[str, str]] | tuple = ()) -> Iterator[str | Answer]:
+                  kind: str = "answer", earlier: Sequence[tuple[str, str]] = ()) -> Iterator[str | Answer]:
         stats = GenerationStats()
         raw = ""
         sent = 0  # characters of visible text already yielded
@@ -278,11 +278,12 @@ class Engine:
 
     def _faithful(self, text: str, lang: str, support: float, query: str) -> tuple[str, str]:
         """An answer becomes an honest 'cannot confirm' when it has a number the article never writes, when
-        it is long and shares no content word with the question, when an English answer pastes Arabic
-        source text, when it has an English name that is not
-        one of the article's (names list), or when no passage is close to it
-        (cosine of the answer to its best passage below min_support: measured on the evaluation set,
-        invented answers such as "the president of France is ..." sit below 0.30 and correct ones above)."""
+        it answers a "how many" question without a number, when it is long and shares no content word
+        with the question, when an English answer pastes Arabic source text, when it has an English name
+        that is not one of the article's (names list), or when no passage is close to it (cosine of the
+        answer to its best passage below min_support: measured on the evaluation set, invented answers such
+        as "the president of France is ..." sit below 0.30 and correct ones above; answers of a few words
+        that all occur in the article are exempt, embeddings cannot judge them)."""
         invented = unsupported_numbers(text, self.article.text)
         if invented:
             log.info("event=answer_unconfirmed reason=numbers_not_in_article numbers=%s", sorted(invented))
@@ -456,7 +457,7 @@ def names_parts(prompts: Prompts, article: Article) -> dict[str, str]:
 def key_sentence(question: str, hits: list[Hit]) -> tuple[int, str] | None:
     """(chunk id, sentence) of the passages' sentence sharing the most words with the question (a long
     sentence is cut at its clauses), or None when none shares a word. Quoting it next to the question
-    costs ~40 tokens instead of a whole passage's ~150."""
+    costs ~60 tokens instead of a whole passage's ~150."""
     best: tuple[int, int, str] | None = None
     for hit in hits:
         text = hit.chunk.text
