@@ -21,9 +21,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from .config import Settings
-from .faithfulness import (content_words, copied_arabic_run, count_without_number, off_question, shared_words,
-                           short_answer_from_article, unsupported_names, unsupported_numbers,
-                           without_off_question_opening)
+from .faithfulness import content_words, shared_words, unconfirmed_reason, without_off_question_opening
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
 from .messages import bilingual, message
@@ -277,33 +275,12 @@ class Engine:
         yield Answer(text, lang, kind, sources, timings, query)
 
     def _faithful(self, text: str, lang: str, support: float, query: str) -> tuple[str, str]:
-        """An answer becomes an honest 'cannot confirm' when it has a number the article never writes, when
-        it answers a "how many" question without a number, when it is long and shares no content word
-        with the question, when an English answer pastes Arabic source text, when it has an English name
-        that is not one of the article's (names list), or when no passage is close to it (cosine of the
-        answer to its best passage below min_support: measured on the evaluation set, invented answers such
-        as "the president of France is ..." sit below 0.30 and correct ones above; answers of a few words
-        that all occur in the article are exempt, embeddings cannot judge them)."""
-        invented = unsupported_numbers(text, self.article.text)
-        if invented:
-            log.info("event=answer_unconfirmed reason=numbers_not_in_article numbers=%s", sorted(invented))
-            return message("unconfirmed", lang), "unconfirmed"
-        if count_without_number(text, query):
-            log.info("event=answer_unconfirmed reason=no_number_for_a_count_question")
-            return message("unconfirmed", lang), "unconfirmed"
-        if off_question(text, query):
-            log.info("event=answer_unconfirmed reason=shares_no_word_with_the_question")
-            return message("unconfirmed", lang), "unconfirmed"
-        if lang == "en" and copied_arabic_run(text):
-            log.info("event=answer_unconfirmed reason=english_answer_pastes_arabic_text")
-            return message("unconfirmed", lang), "unconfirmed"
-        if lang == "en" and self.settings.use_names and self.article.names:
-            names = unsupported_names(text, [english for _, english in self.article.names], query)
-            if names:
-                log.info("event=answer_unconfirmed reason=names_not_in_article names=%s", sorted(names))
-                return message("unconfirmed", lang), "unconfirmed"
-        if support < self.settings.min_support and not short_answer_from_article(text, self._vocabulary):
-            log.info("event=answer_unconfirmed reason=weak_support support=%.3f", support)
+        """The answer, or an honest 'cannot confirm' when one of the checks in `faithfulness` fails."""
+        names = [english for _, english in self.article.names] if self.settings.use_names else []
+        reason = unconfirmed_reason(text, lang, query, self.article.text, names, support,
+                                    self.settings.min_support, self._vocabulary)
+        if reason:
+            log.info("event=answer_unconfirmed reason=%s", reason)
             return message("unconfirmed", lang), "unconfirmed"
         return text, "answer"
 

@@ -96,3 +96,22 @@ def test_a_count_question_needs_a_number_in_its_answer():
     assert not count_without_number("He visited five factories.", "How many factories did Kim visit?")
     assert count_without_number("He visited several factories.", "How many factories did Kim visit?")
     assert not count_without_number("في فلاديفوستوك.", "أين يلتقيان؟"), "only count questions"
+
+
+def test_unconfirmed_reason_names_the_failing_check():
+    from bot.faithfulness import content_words, unconfirmed_reason
+
+    article = "التقى كيم دونالد ترامب في فيتنام عام 2019 وزار خمسة مصانع."
+    names = ["Kim Jong Un", "Donald Trump", "Vietnam"]
+    vocabulary = content_words(article + " " + " ".join(names))
+
+    def reason(answer: str, question: str, lang: str = "en", support: float = 0.6) -> str | None:
+        return unconfirmed_reason(answer, lang, question, article, names, support, 0.30, vocabulary)
+
+    assert reason("Kim met Donald Trump in Vietnam in 2019.", "Whom did Kim meet in Vietnam?") is None
+    assert reason("Kim met Donald Trump in 2018.", "Whom did Kim meet?").startswith("numbers_not_in_article")
+    assert reason("Kim met Emmanuel Macron.", "Whom did Kim meet?").startswith("names_not_in_article")
+    assert reason("He visited several factories.", "How many factories did Kim visit?") == \
+        "no_number_for_a_count_question"
+    assert reason("Kim met Donald Trump in Vietnam.", "Whom did Kim meet?", support=0.2).startswith("weak_support")
+    assert reason("Donald Trump", "Whom did Kim meet in Vietnam?", support=0.2) is None, "short, from the article"
