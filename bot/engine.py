@@ -13,6 +13,7 @@ import os
 import re
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -48,6 +49,7 @@ ANSWER_RESERVE_TOKENS = 700  # room kept for history, passage numbers and the qu
 MAX_SOURCES = 3
 SOURCE_MARGIN = 0.08  # keep passages this close to the best-supporting one
 SUMMARY_BULLETS = 5
+SPOKEN_TURNS_KEPT = 512  # answered turns remembered verbatim for follow-ups (see Engine._earlier_turns)
 KEY_SENTENCE_HITS = 2  # the quoted sentence comes from the top passages only
 KEY_SENTENCE_CHARS = 200
 PASSAGE_NUMBER_SEPARATOR = ", "  # between the "[n]" of the passage hint; every token here delays the answer
@@ -71,6 +73,8 @@ class Answer:
     sources: list[Hit] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     query: str = ""
+    # the model's own text, when the answer shown is that text with verified citations (else empty)
+    raw: str = field(default="", repr=False)
 
     def to_dict(self) -> dict:
         return {"answer": self.text, "language": self.language, "kind": self.kind, "query": self.query,
@@ -91,6 +95,8 @@ class Engine:
         self.llm = llm
         self.prompts = prompts
         self._summary_lock = threading.Lock()
+        self._spoken: OrderedDict[tuple[str, str], tuple[str, str]] = OrderedDict()  # see _earlier_turns
+        self._spoken_lock = threading.Lock()
         self.mode, self.prefix_tokens, self._system = choose_prompt(settings, prompts, llm, article, index.chunks)
         # words an answer may consist of without further checks (see short_answer_from_article)
         self._vocabulary = content_words(" ".join([article.text, *(english for _, english in article.names)]))
@@ -183,8 +189,11 @@ class Engine:
         as_turns = self.settings.history_as_turns
         suffix_text = self._question_prompt(question, lang, hits, [] if as_turns else history)
         earlier = self._earlier_turns(history) if as_turns else ()
-        yield from self._generate(suffix_text, lang, hits, timings, query, self.settings.max_answer_tokens, cancel,
-                                  started, earlier=earlier)
+        for item in self._generate(suffix_text, lang, hits, timings, query, self.settings.max_answer_tokens, cancel,
+                                   started, earlier=earlier, question=question):
+            if isinstance(item, Answer) and item.raw:
+                self._remember_turn(question, item.text, suffix_text, item.raw)
+            yield item
 
     def answer(self, question: str, history: list[Turn] | None = None) -> Answer:
         return _last(self.stream_answer(question, history))
@@ -216,10 +225,25 @@ class Engine:
         arabic = [ar for ar, en in self.article.names if any(w.lower() in words for w in en.split())]
         return " ".join([question, *arabic])
 
+    def _remember_turn(self, question: str, answer: str, asked: str, raw: str) -> None:
+        with self._spoken_lock:
+            self._spoken[(question, answer)] = (asked, raw)
+            while len(self._spoken) > SPOKEN_TURNS_KEPT:
+                self._spoken.popitem(last=False)
+
     def _earlier_turns(self, history: list[Turn]) -> list[tuple[str, str]]:
-        """The chat's earlier questions and answers as the model's own chat turns."""
+        """The chat's earlier questions and answers as the model's own chat turns.
+
+        A turn this process answered is given back exactly as the model saw and wrote it (the question part
+        with its passage numbers, the model's own text): then llama.cpp's cache still holds it when the
+        same chat follows up, and only the new question is computed. Other turns are rendered plainly."""
         turns = []
         for turn in history:
+            with self._spoken_lock:
+                spoken = self._spoken.get((clean_text(turn.question).strip(), turn.answer))
+            if spoken:
+                turns.append(spoken)
+                continue
             lang = turn.language if turn.language in ("ar", "en") else "en"
             asked = self.prompts.fill(f"question_{lang}", history="", passages="", passage_hint="",
                                       question=turn.question)
@@ -228,7 +252,8 @@ class Engine:
 
     def _generate(self, suffix_text: str, lang: str, hits: list[Hit], timings: dict[str, float], query: str,
                   max_tokens: int, cancel: threading.Event | None, started: float,
-                  kind: str = "answer", earlier: Sequence[tuple[str, str]] = ()) -> Iterator[str | Answer]:
+                  kind: str = "answer", earlier: Sequence[tuple[str, str]] = (),
+                  question: str = "") -> Iterator[str | Answer]:
         stats = GenerationStats()
         raw = ""
         sent = 0  # characters of visible text already yielded
@@ -251,6 +276,7 @@ class Engine:
             if enough:
                 break
         text = raw.replace(SENTINEL, "").strip()
+        verbatim = SENTINEL not in raw  # the answer shown is the model's own text, citations aside
         timings.update(first_token_s=round(stats.first_token_s + timings.get("retrieval_s", 0), 4),
                        generation_s=round(stats.total_s, 4), total_s=round(time.perf_counter() - started, 4),
                        prompt_tokens=stats.prompt_tokens, evaluated_tokens=stats.evaluated_tokens,
@@ -264,21 +290,22 @@ class Engine:
             kept = without_off_question_opening(text, query) if kind == "answer" else text
             if kept != text:
                 log.info("event=answer_opening_dropped reason=shares_no_word_with_the_question")
-                text = kept
+                text, verbatim = kept, False
             sources = self._cited_sources(text, hits)
             text = _CITATIONS.sub("", text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in sources)
         if kind == "answer":
             support = max((h.score for h in sources), default=0.0)
-            text, kind = self._faithful(text, lang, support, query)
+            text, kind = self._faithful(text, lang, support, query, question or query)
         if kind == "answer" and not answer_language_ok(text, lang):
             log.warning("event=answer_language_mismatch expected=%s arabic_ratio=%.2f", lang, arabic_ratio(text))
-        yield Answer(text, lang, kind, sources, timings, query)
+        yield Answer(text, lang, kind, sources, timings, query, raw=raw if kind == "answer" and verbatim else "")
 
-    def _faithful(self, text: str, lang: str, support: float, query: str) -> tuple[str, str]:
-        """The answer, or an honest 'cannot confirm' when one of the checks in `faithfulness` fails."""
+    def _faithful(self, text: str, lang: str, support: float, query: str, question: str) -> tuple[str, str]:
+        """The answer, or an honest 'cannot confirm' when one of the checks in `faithfulness` fails. `query`
+        is what was searched (a follow-up with the previous question), `question` what was asked."""
         names = [english for _, english in self.article.names] if self.settings.use_names else []
         reason = unconfirmed_reason(text, lang, query, self.article.text, names, support,
-                                    self.settings.min_support, self._vocabulary)
+                                    self.settings.min_support, self._vocabulary, asked=question)
         if reason:
             log.info("event=answer_unconfirmed reason=%s", reason)
             return message("unconfirmed", lang), "unconfirmed"

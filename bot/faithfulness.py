@@ -166,17 +166,19 @@ def count_without_number(answer: str, question: str) -> bool:
 
 
 def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str, english_names: list[str],
-                       support: float, min_support: float, vocabulary: set[str]) -> str | None:
+                       support: float, min_support: float, vocabulary: set[str], asked: str = "") -> str | None:
     """Why the answer cannot be confirmed (a log-ready reason), or None when every check passes: a number
     the article never writes; a count question answered without a number; a long answer sharing no word
     with the question; an English answer pasting Arabic text or naming someone not on the names list; or
     no passage close to it (`support`, the cosine of the answer to its best passage: measured on the
     evaluation set, invented answers such as "the president of France is ..." sit below 0.30 and right ones
-    above; answers of a few words that all occur in the article are exempt, embeddings cannot judge them)."""
+    above; answers of a few words that all occur in the article are exempt, embeddings cannot judge them).
+    `question` may carry the previous question too (a follow-up's search text); `asked` is only what was
+    asked now, which alone decides whether it is a count question."""
     invented = unsupported_numbers(answer, article_text)
     if invented:
         return f"numbers_not_in_article numbers={sorted(invented)}"
-    if count_without_number(answer, question):
+    if count_without_number(answer, asked or question):
         return "no_number_for_a_count_question"
     if off_question(answer, question):
         return "shares_no_word_with_the_question"

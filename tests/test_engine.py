@@ -199,3 +199,21 @@ def test_a_run_of_citations_is_removed_with_its_separators():
     assert _CITATIONS.sub("", "They met at Camp David. [3], [6], [9]") == "They met at Camp David."
     assert _CITATIONS.sub("", "في فلاديفوستوك [2]، [5].") == "في فلاديفوستوك."
     assert _visible("Vladivostok [2") == "Vladivostok ", "a marker still being written is held back"
+
+
+def test_a_follow_up_reuses_the_cached_previous_turn(engine):
+    """The previous turn goes back to the model exactly as it was generated, so llama.cpp's cache still
+    holds it and only the new question is computed."""
+    from bot.engine import Turn
+
+    first = engine.answer("Which Russian minister visited Pyongyang?")
+    assert first.kind == "answer" and first.raw, first
+    history = [Turn("Which Russian minister visited Pyongyang?", first.text, first.language,
+                    [h.chunk.id for h in first.sources])]
+    assert engine._earlier_turns(history)[0][1] == first.raw
+    follow = engine.answer("Who went with him?", history)
+    assert follow.timings["evaluated_tokens"] < first.timings["evaluated_tokens"] + 25, follow.timings
+    engine.answer("Which Russian minister visited Pyongyang?")  # the same turn back in the cache ...
+    engine._spoken.clear()  # ... but rendered plainly this time: the cache no longer matches it
+    plain = engine.answer("Who went with him?", history)
+    assert plain.timings["evaluated_tokens"] > follow.timings["evaluated_tokens"] + 10, plain.timings

@@ -115,3 +115,13 @@ def test_unconfirmed_reason_names_the_failing_check():
         "no_number_for_a_count_question"
     assert reason("Kim met Donald Trump in Vietnam.", "Whom did Kim meet?", support=0.2).startswith("weak_support")
     assert reason("Donald Trump", "Whom did Kim meet in Vietnam?", support=0.2) is None, "short, from the article"
+
+
+def test_a_follow_up_is_a_count_question_only_when_it_asks_one():
+    from bot.faithfulness import unconfirmed_reason
+
+    article = "زار كيم خمسة مصانع تنتج الصواريخ والدرونات."
+    answer = "مصانع تنتج الصواريخ والدرونات. [4]"
+    searched = "كم مصنعاً زار كيم؟ وماذا تنتج هذه المصانع؟"  # the previous question rides along
+    assert unconfirmed_reason(answer, "ar", searched, article, [], 0.6, 0.3, set(),
+                              asked="وماذا تنتج هذه المصانع؟") is None
