@@ -295,7 +295,7 @@ class Engine:
             text = _CITATIONS.sub("", text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in sources)
         if kind == "answer":
             support = max((h.score for h in sources), default=0.0)
-            text, kind = self._faithful(text, lang, support, query, question or query)
+            text, kind = self._faithful(text, lang, support, query, question)
         if kind == "answer" and not answer_language_ok(text, lang):
             log.warning("event=answer_language_mismatch expected=%s arabic_ratio=%.2f", lang, arabic_ratio(text))
         yield Answer(text, lang, kind, sources, timings, query, raw=raw if kind == "answer" and verbatim else "")

@@ -11,7 +11,7 @@ close to. `without_off_question_opening` removes a copied unrelated first senten
 from __future__ import annotations
 
 import re
-from .text import lexical_tokens, normalize_arabic
+from .text import SENTENCE_END, is_arabic_char, lexical_tokens, normalize_arabic
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _CITATION = re.compile(r"\[\d{1,3}\]")
@@ -73,7 +73,6 @@ LONG_ANSWER_WORDS = 8
 
 
 _AR_SUFFIXES = ("هما", "هم", "ها", "كم", "نا", "ه", "ك", "ي")  # attached pronouns
-_SENTENCE_END = re.compile(r"(?<=[.!?؟])\s+|\n+")
 
 
 def content_words(text: str) -> set[str]:
@@ -111,7 +110,7 @@ def without_off_question_opening(answer: str, question: str) -> str:
     """The answer without a long first sentence that shares no word with the question, when the rest does.
     Measured: the default model often opens Arabic answers by copying one unrelated sentence of the article
     ("في المقابل، يمكن أن تتوسع موسكو ...") and then answers."""
-    parts = _SENTENCE_END.split(answer.strip(), maxsplit=1)
+    parts = SENTENCE_END.split(answer.strip(), maxsplit=1)
     if len(parts) < 2:
         return answer
     first, rest = parts[0], parts[1].strip()
@@ -121,7 +120,6 @@ def without_off_question_opening(answer: str, question: str) -> str:
     return answer
 
 
-_ARABIC_WORD = re.compile(r"[\u0600-\u06FF]")
 ARABIC_RUN_WORDS = 4
 
 
@@ -130,7 +128,7 @@ def copied_arabic_run(answer: str) -> bool:
     set, only a wrong answer pasting a paragraph of the source did (a name in Arabic script is 1-3 words)."""
     run = 0
     for word in answer.split():
-        run = run + 1 if _ARABIC_WORD.search(word) else 0
+        run = run + 1 if any(is_arabic_char(c) for c in word) else 0
         if run >= ARABIC_RUN_WORDS:
             return True
     return False

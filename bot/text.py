@@ -76,7 +76,7 @@ _OTHER_LATIN_WORDS = frozenset(
 )
 
 
-def _is_arabic_char(ch: str) -> bool:
+def is_arabic_char(ch: str) -> bool:
     return "\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u077f" or "\ufb50" <= ch <= "\ufefc"
 
 
@@ -85,7 +85,7 @@ def detect_language(text: str) -> str:
     letters = [c for c in clean_text(text) if c.isalpha()]
     if not letters:
         return "other"
-    arabic = sum(1 for c in letters if _is_arabic_char(c))
+    arabic = sum(1 for c in letters if is_arabic_char(c))
     latin = sum(1 for c in letters if "a" <= c.lower() <= "z" or "\u00c0" <= c <= "\u024f")
     if arabic >= max(1, 0.4 * len(letters)):
         return "ar"
@@ -110,7 +110,7 @@ def arabic_ratio(text: str) -> float:
     letters = [c for c in text if c.isalpha()]
     if not letters:
         return 0.0
-    return sum(1 for c in letters if _is_arabic_char(c)) / len(letters)
+    return sum(1 for c in letters if is_arabic_char(c)) / len(letters)
 
 
 # --------------------------------------------------------------------------- article
@@ -209,7 +209,7 @@ class Chunk:
         return asdict(self)
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?؟…])[\"”»)]*\s+|\n+")
+SENTENCE_END = re.compile(r"(?<=[.!?؟…])[\"”»)]*\s+|\n+")
 _CLAUSE_END = re.compile(r"(?<=[،؛,;:])\s+")
 _ANY_END = re.compile(r"[.!?؟…،؛,;:][\"”»)]*\s+")
 
@@ -228,7 +228,7 @@ def _spans(text: str, start: int, end: int, pattern: re.Pattern[str]) -> list[tu
 def sentence_spans(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
     """Sentences (. ! ? ؟ and line breaks); an over-long sentence is cut at ، ؛ , ; clause ends."""
     out = []
-    for a, b in _spans(text, start, end, _SENTENCE_END):
+    for a, b in _spans(text, start, end, SENTENCE_END):
         if b - a <= max_chars:
             out.append((a, b))
             continue
