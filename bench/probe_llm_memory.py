@@ -19,9 +19,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench import machine  # noqa: E402
 
-CONFIGS = [  # (n_ctx, n_batch, repack, mmap)
-    (8192, 512, True, True), (8192, 128, True, True), (6144, 256, True, True), (8192, 512, False, True),
-    (8192, 512, True, False), (8192, 512, False, False)]
+CONFIGS = [  # (n_ctx, n_batch, repack, mmap, flash attention, KV cache type)
+    (8192, 512, True, True, False, "f16"), (8192, 128, True, True, False, "f16"), (6144, 256, True, True, False, "f16"),
+    (8192, 512, False, True, False, "f16"), (8192, 512, True, False, False, "f16"), (8192, 512, False, False, False, "f16"),
+    (8192, 512, True, False, True, "f16"), (8192, 512, True, False, True, "q8_0")]
+KV_TYPES = {"f16": 1, "q8_0": 8}  # ggml type ids
 
 
 def rss_mib() -> int:
@@ -31,7 +33,8 @@ def rss_mib() -> int:
     return -1
 
 
-def measure(model: str, n_ctx: int, n_batch: int, repack: bool, mmap: bool) -> dict:
+def measure(model: str, n_ctx: int, n_batch: int, repack: bool, mmap: bool, flash: bool = False,
+            kv: str = "f16") -> dict:
     """In this process: load, compute a 3,000-token prefix, a 32-token question, decode 40 tokens."""
     import llama_cpp
 
@@ -47,7 +50,7 @@ def measure(model: str, n_ctx: int, n_batch: int, repack: bool, mmap: bool) -> d
         llama_cpp.llama.llama_cpp.llama_model_default_params = without_repack
     before = rss_mib()
     llama = llama_cpp.Llama(model, n_ctx=n_ctx, n_threads=2, n_threads_batch=2, n_batch=n_batch, use_mmap=mmap,
-                            verbose=False)
+                            flash_attn=flash, type_k=KV_TYPES[kv], type_v=KV_TYPES[kv], verbose=False)
     article = (ROOT / "index" / "article-ar.txt").read_text(encoding="utf-8")
     prefix = llama.tokenize(article.encode(), add_bos=False)[:3000]
     question = llama.tokenize(b"Question: Where are Putin and Kim expected to meet?\n"
@@ -69,26 +72,27 @@ def measure(model: str, n_ctx: int, n_batch: int, repack: bool, mmap: bool) -> d
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results-llm-memory.md")
-    parser.add_argument("--one", help=argparse.SUPPRESS)  # n_ctx,n_batch,repack: run one config, print JSON
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # n_ctx,n_batch,repack,mmap,flash,kv: one config, JSON
     args = parser.parse_args()
     model = str(ROOT / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
     if args.one:
-        n_ctx, n_batch, repack, mmap = args.one.split(",")
-        print(json.dumps(measure(model, int(n_ctx), int(n_batch), repack == "1", mmap == "1")))
+        n_ctx, n_batch, repack, mmap, flash, kv = args.one.split(",")
+        print(json.dumps(measure(model, int(n_ctx), int(n_batch), repack == "1", mmap == "1", flash == "1", kv)))
         return 0
     lines = ["# llama.cpp memory and speed settings (default model, raw llama-cpp-python)", "",
              f"Machine: {machine()}", "", "Each row in a fresh process: RSS added by the model after a 3,000-token "
              "prefix; question = 32 tokens computed after it; decode = 40 single-token steps ~3,000 tokens deep.", "",
              "| n_ctx | n_batch | weight repacking | weights mapped from the file | RSS added | prefix tok/s | "
-             "question | decode tok/s |",
-             "|---|---|---|---|---|---|---|---|"]
-    for n_ctx, n_batch, repack, mmap in CONFIGS:
-        out = subprocess.run([sys.executable, __file__, "--one", f"{n_ctx},{n_batch},{int(repack)},{int(mmap)}"],
+             "flash attention | KV cache | question | decode tok/s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for n_ctx, n_batch, repack, mmap, flash, kv in CONFIGS:
+        config = f"{n_ctx},{n_batch},{int(repack)},{int(mmap)},{int(flash)},{kv}"
+        out = subprocess.run([sys.executable, __file__, "--one", config],
                              capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         r = json.loads(out)
         lines.append(f"| {n_ctx} | {n_batch} | {'on (default)' if repack else 'off'} | "
-                     f"{'yes (default)' if mmap else 'no (read into memory)'} | {r['rss_mib']:,} MiB | "
-                     f"{r['prefix_tps']:.0f} | {r['question_ms']:.0f} ms | {r['decode_tps']:.1f} |")
+                     f"{'yes' if mmap else 'no (read into memory, default)'} | {r['rss_mib']:,} MiB | "
+                     f"{r['prefix_tps']:.0f} | {'on' if flash else 'off'} | {kv} | {r['question_ms']:.0f} ms | {r['decode_tps']:.1f} |")
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     return 0

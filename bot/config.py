@@ -90,10 +90,12 @@ class Settings:
     # Map the GGUF file instead of reading it into memory. Off by default: llama.cpp repacks most weights
     # into its own CPU layout, and a mapped file keeps the original pages resident too (~580 MiB more).
     llm_mmap: bool = False
+    lookup_draft: int = 4  # tokens drafted from the prompt per decoding step (prompt-lookup decoding; 0: off)
     rewrite_follow_ups: bool = True  # search a follow-up together with the previous question
     passage_hints: bool = True  # name the retrieved passage numbers next to the question
     quote_passages: int = 0  # whole-article layout: also repeat the top N retrieved passages with the question
     quote_sentence: bool = False  # whole-article layout: repeat the retrieved sentence closest to the question
+    second_look: bool = True  # an answer the checks reject is asked again with the top passages quoted
     use_names: bool = True  # put the article's names list (<article>.names.tsv) in the prompt
     history_turns: int = 6
     history_as_turns: bool = True  # earlier questions as chat turns (measured better) or as a block in the question
@@ -150,10 +152,12 @@ class Settings:
             temperature=_float(env, "ARTICLEBOT_TEMPERATURE", d.temperature),
             repeat_penalty=_float(env, "ARTICLEBOT_REPEAT_PENALTY", d.repeat_penalty),
             llm_mmap=_bool(env, "ARTICLEBOT_LLM_MMAP", d.llm_mmap),
+            lookup_draft=_int(env, "ARTICLEBOT_LOOKUP_DRAFT", d.lookup_draft, 0),
             rewrite_follow_ups=_bool(env, "ARTICLEBOT_REWRITE_FOLLOW_UPS", d.rewrite_follow_ups),
             passage_hints=_bool(env, "ARTICLEBOT_PASSAGE_HINTS", d.passage_hints),
             quote_passages=_int(env, "ARTICLEBOT_QUOTE_PASSAGES", d.quote_passages, 0),
             quote_sentence=_bool(env, "ARTICLEBOT_QUOTE_SENTENCE", d.quote_sentence),
+            second_look=_bool(env, "ARTICLEBOT_SECOND_LOOK", d.second_look),
             use_names=_bool(env, "ARTICLEBOT_NAMES", d.use_names),
             history_turns=_int(env, "ARTICLEBOT_HISTORY_TURNS", d.history_turns, 0),
             history_as_turns=_bool(env, "ARTICLEBOT_HISTORY_AS_TURNS", d.history_as_turns),

@@ -52,6 +52,8 @@ SUMMARY_BULLETS = 5
 SPOKEN_TURNS_KEPT = 512  # answered turns remembered verbatim for follow-ups (see Engine._earlier_turns)
 KEY_SENTENCE_HITS = 2  # the quoted sentence comes from the top passages only
 KEY_SENTENCE_CHARS = 200
+SECOND_LOOK_PASSAGES = 2  # passages quoted when a rejected answer is asked again
+SECOND_LOOK_MAX_TOKENS = 80  # a fact answer is short; a second runaway answer must not double the wait
 PASSAGE_NUMBER_SEPARATOR = ", "  # between the "[n]" of the passage hint; every token here delays the answer
 
 
@@ -189,19 +191,49 @@ class Engine:
         as_turns = self.settings.history_as_turns
         suffix_text = self._question_prompt(question, lang, hits, [] if as_turns else history)
         earlier = self._earlier_turns(history) if as_turns else ()
+        final: Answer | None = None
         for item in self._generate(suffix_text, lang, hits, timings, query, self.settings.max_answer_tokens, cancel,
                                    started, earlier=earlier, question=question):
-            if isinstance(item, Answer) and item.raw:
-                self._remember_turn(question, item.text, suffix_text, item.raw)
-            yield item
+            if isinstance(item, Answer):
+                final = item
+            else:
+                yield item
+        assert final is not None
+        if final.kind == "unconfirmed" and self.settings.second_look and not (cancel and cancel.is_set()):
+            suffix_text, final = self._second_look(question, lang, hits, history, query, started, earlier, final)
+        if final.raw:
+            self._remember_turn(question, final.text, suffix_text, final.raw)
+        yield final
+
+    def _second_look(self, question: str, lang: str, hits: list[Hit], history: list[Turn], query: str,
+                     started: float, earlier: Sequence[tuple[str, str]], first: Answer) -> tuple[str, Answer]:
+        """Ask once more, with the top passages quoted next to the question, after the checks rejected an
+        answer. A small model often takes a neighbouring sentence of the long article; with the passages in
+        front of it, it finds the answer or says the article does not say. Only rejected answers pay for it.
+        Returns (the question part asked, the answer to show)."""
+        suffix_text = self._question_prompt(question, lang, hits, [] if self.settings.history_as_turns else history,
+                                            quote=SECOND_LOOK_PASSAGES)
+        timings = dict(first.timings)
+        second = _last(self._generate(suffix_text, lang, hits, timings, query,
+                                      min(SECOND_LOOK_MAX_TOKENS, self.settings.max_answer_tokens), None, started,
+                                      earlier=earlier, question=question))
+        log.info("event=second_look kind=%s seconds=%.2f", second.kind, timings.get("generation_s", 0.0))
+        if second.kind == "answer":
+            second.timings.update(first_token_s=first.timings.get("first_token_s", 0.0), second_look=1)
+            return suffix_text, second
+        first.timings["total_s"] = timings.get("total_s", first.timings.get("total_s", 0.0))
+        return suffix_text, first
 
     def answer(self, question: str, history: list[Turn] | None = None) -> Answer:
         return _last(self.stream_answer(question, history))
 
-    def _question_prompt(self, question: str, lang: str, hits: list[Hit], history: list[Turn]) -> str:
+    def _question_prompt(self, question: str, lang: str, hits: list[Hit], history: list[Turn],
+                         quote: int | None = None) -> str:
+        """The per-question part of the prompt; `quote` passages (default: the setting) are repeated in full."""
         numbers = PASSAGE_NUMBER_SEPARATOR.join(f"[{h.chunk.id + 1}]" for h in hits)
         passages = ""
-        shown = hits if self.mode == "retrieval" else hits[: self.settings.quote_passages]
+        quote = self.settings.quote_passages if quote is None else quote
+        shown = hits if self.mode == "retrieval" else hits[:quote]
         if shown:
             body = "\n".join(f"[{h.chunk.id + 1}] {h.chunk.text}" for h in sorted(shown, key=lambda h: h.chunk.id))
             passages = self.prompts.fill("passages", passages=body)
@@ -431,7 +463,7 @@ def load_llm(settings: Settings, path: Path | None) -> ChatModel:
                          settings.llm_timeout)
     assert path is not None
     return LocalLLM(path, n_ctx=settings.n_ctx, threads=settings.threads, state_dir=settings.cache_dir / "states",
-                    repeat_penalty=settings.repeat_penalty, use_mmap=settings.llm_mmap)
+                    repeat_penalty=settings.repeat_penalty, use_mmap=settings.llm_mmap, lookup_draft=settings.lookup_draft)
 
 
 def choose_prompt(settings: Settings, prompts: Prompts, llm: ChatModel, article: Article,

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Protocol, Sequence
 
+from .lookup_decoding import LookupDecoder, detokenize_stream
+
 log = logging.getLogger("articlebot.llm")
 
 _SPECIAL_TOKEN_TEXT = re.compile(r"<\|[^|<>\s]{1,40}\|>")
@@ -87,12 +89,13 @@ class GenerationStats:
 
 class LocalLLM:
     def __init__(self, path: Path, n_ctx: int = 8192, threads: int = 2, state_dir: Path | None = None,
-                 n_batch: int = 512, repeat_penalty: float = 1.1, use_mmap: bool = False) -> None:
+                 n_batch: int = 512, repeat_penalty: float = 1.1, use_mmap: bool = False, lookup_draft: int = 0) -> None:
         from llama_cpp import Llama
 
         self.path = Path(path)
         self.state_dir = state_dir
         self.repeat_penalty = repeat_penalty
+        self.lookup_draft = lookup_draft  # tokens drafted from the prompt per step (0: plain decoding)
         self._lock = threading.Lock()
         started = time.perf_counter()
         try:
@@ -113,6 +116,7 @@ class LocalLLM:
         self.fingerprint = self._fingerprint()
         self._prefix_key: str | None = None
         self._split: tuple[str, int, list[int]] | None = None  # (system text, prefix length, prefix tokens)
+        self._lookup = LookupDecoder(self.llama, lookup_draft) if lookup_draft else None
 
     # ---------------------------------------------------------------- prompts
 
@@ -237,6 +241,9 @@ class LocalLLM:
             stats.prompt_tokens = len(tokens)
             stats.evaluated_tokens = len(tokens) - cached
             try:
+                if self._lookup is not None:
+                    yield from self._stream_lookup(tokens, cached, max_tokens, temperature, stats, started, cancel)
+                    return
                 pieces = self.llama.create_completion(
                     prompt=tokens, max_tokens=max_tokens, temperature=temperature, top_p=0.9, top_k=40,
                     repeat_penalty=self.repeat_penalty, stream=True, stop=["<|im_end|>", "<|endoftext|>", "NOT_IN_ARTICLE\n"],
@@ -255,8 +262,30 @@ class LocalLLM:
                 stats.total_s = time.perf_counter() - started
                 # Streamed pieces undercount tokens (an Arabic letter split over two tokens is one piece):
                 # every sampled token but the last was evaluated, so the cache length tells the real count.
-                if stats.completion_tokens:
+                if stats.completion_tokens and self._lookup is None:
                     stats.completion_tokens = max(stats.completion_tokens, self.llama.n_tokens - len(tokens) + 1)
+
+    def _stream_lookup(self, tokens: list[int], cached: int, max_tokens: int, temperature: float,
+                       stats: GenerationStats, started: float, cancel: threading.Event | None) -> Iterator[str]:
+        """Generation with prompt-lookup drafts (see lookup_decoding); the same sampling as create_completion."""
+        sampling = {"temp": temperature, "top_k": 40, "top_p": 0.9, "min_p": 0.05, "repeat_penalty": self.repeat_penalty}
+        counted = 0
+
+        def counting(stream: Iterator[int]) -> Iterator[int]:
+            nonlocal counted
+            for token in stream:
+                counted += 1
+                yield token
+
+        generated = self._lookup.generate(tokens, cached, max_tokens, sampling, cancel)
+        try:
+            for text in detokenize_stream(self.llama, counting(generated)):
+                stats.count_piece(started)
+                yield text
+                if cancel is not None and cancel.is_set():
+                    break
+        finally:
+            stats.completion_tokens = counted
 
     def _common_prefix(self, tokens: list[int]) -> int:
         n = 0

@@ -1,0 +1,52 @@
+"""Prompt-lookup decoding: the draft proposal, and generation on the real small model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bot.lookup_decoding import LookupDecoder, propose
+
+
+def test_the_draft_is_what_followed_the_latest_earlier_occurrence_of_the_ending():
+    context = np.array([5, 6, 7, 8, 9, 1, 5, 6, 7, 2, 3, 4, 5, 6, 7])
+    assert propose(context, 3, min_ngram=3) == [2, 3, 4], "the latest earlier '5 6 7' was followed by 2 3 4"
+    assert propose(context, 10, min_ngram=3) == [2, 3, 4, 5, 6, 7]
+    assert propose(np.array([1, 2, 3, 4, 9, 9, 3, 4]), 2, min_ngram=2) == [9, 9]
+    assert propose(np.array([1, 2, 3, 4, 5, 6]), 4, min_ngram=2) == [], "an ending seen nowhere earlier: no draft"
+    assert propose(np.array([7]), 4) == []
+
+
+def test_lookup_generation_copies_quoted_text_with_drafts_and_keeps_the_cache_consistent(engine):
+    llm = engine.llm
+    sentence = "The presidential train is expected to reach Vladivostok on Monday or Tuesday at the latest."
+    prefix, suffix = llm.render("You repeat text exactly.", f"Repeat this sentence exactly:\n{sentence}")
+    tokens = prefix + suffix
+    decoder = LookupDecoder(llm.llama, 4)
+    with llm._lock:
+        out = list(decoder.generate(tokens, 0, 40, {"temp": 0.0, "repeat_penalty": 1.0}))
+    text = llm.llama.detokenize(out).decode("utf-8", "replace")
+    assert "Vladivostok on Monday or Tuesday" in text, text
+    assert decoder.accepted >= 5 and decoder.accepted <= decoder.drafted, (decoder.accepted, decoder.drafted)
+    held = llm.llama.n_tokens - len(tokens)  # every token written, but the last one when the length limit hit
+    assert held in (len(out) - 1, len(out)), (held, len(out))
+    assert list(llm.llama.input_ids[len(tokens): llm.llama.n_tokens]) == out[:held]
+
+
+def test_answers_stream_the_same_with_and_without_lookup_drafts(engine, settings):
+    """Greedy decoding: drafts change how many tokens one step computes, not the answer (small floating-point
+    differences between batch sizes may still flip a near tie, so the answers' start is compared)."""
+    from bot.engine import Engine
+
+    question = "Where are Putin and Kim expected to meet?"
+    greedy = settings.with_overrides(temperature=0.0)
+    with_drafts = Engine(greedy, engine.article, engine.index, engine.embedder, engine.llm, engine.prompts)
+    plain_llm = engine.llm._lookup
+    try:
+        drafted = with_drafts.answer(question)
+        engine.llm._lookup = None
+        plain = with_drafts.answer(question)
+    finally:
+        engine.llm._lookup = plain_llm
+    assert drafted.text[:20] == plain.text[:20], (drafted.text, plain.text)
+    assert plain_llm is not None, "drafts are on by default"
+    assert drafted.timings["completion_tokens"] > 0
