@@ -150,6 +150,9 @@ def main() -> int:
          f"{statistics.median(gen_rates):.1f} ({statistics.median(gen_rates) / raw['gen_tps_deep']:.2f}× raw greedy, "
          f"{statistics.median(gen_rates) / raw['gen_tps_deep_sampled']:.2f}× raw with the same sampling, same depth)"
          if gen_rates else "n/a"),
+        ("prompt-lookup drafts kept (tokens kept / drafted)",
+         f"{lookup.accepted:,} / {lookup.drafted:,} ({lookup.accepted / max(1, lookup.drafted):.0%})"
+         if (lookup := getattr(engine.llm, "_lookup", None)) else "off"),
         ("prefix (instructions + article) tokens", str(prefix_tokens)),
         ("article prefix from scratch at raw prompt rate", f"{prefix_tokens / raw['prompt_tps_2880']:.1f} s"),
         ("cold start (models + index + prefix state present)", f"{cold_start:.1f} s"),

@@ -1,6 +1,6 @@
 """Compare answer-quality variants in one run: retrieval (dense / lexical / hybrid), follow-up query
 rewriting, prompt layout (whole article, retrieved passages only, whole article + quoted passages), the
-names list, and decoding settings. One model and embedder are loaded once and shared by every variant.
+names list, decoding settings (prompt-lookup drafts, a second look at rejected answers). One model and embedder are loaded once and shared by every variant.
 
 Usage: python bench/compare.py [--model default] [--types fact,refusal,followup] [--out bench/compare-results.md]
 Not a test: numbers, not assertions. Takes about 3 minutes per variant with the default model on 2 cores
@@ -40,6 +40,8 @@ VARIANTS: dict[str, dict] = {
     "compact passage hint, top 3 passages only": {"separator": "", "top_k": 3},
     "earlier questions as a history block (not chat turns)": {"history_as_turns": False},
     "whole article + the retrieved sentence closest to the question quoted": {"quote_sentence": True},
+    "no second look at rejected answers": {"second_look": False},
+    "plain decoding (no prompt-lookup drafts)": {"lookup_draft": 0},
 }
 COLUMNS = ["fact_accuracy_ar", "fact_accuracy_en", "refusal_rate", "followup_accuracy", "answer_language_match",
            "recall@5_ar", "recall@5_en", "first_token_p50_s", "latency_p50_s"]
@@ -84,6 +86,7 @@ def main() -> int:
         prompts_dir = variant_prompts(settings.prompts_dir, overrides.pop("prompts", {}))
         variant_settings = settings.with_overrides(prompts_dir=prompts_dir, **overrides)
         base.llm.repeat_penalty = variant_settings.repeat_penalty
+        base.llm.set_lookup_draft(variant_settings.lookup_draft)
         engine = Engine(variant_settings, base.article, base.index, base.embedder, base.llm, Prompts(prompts_dir))
         engine.warm()
         started = time.perf_counter()
@@ -91,6 +94,7 @@ def main() -> int:
         rows.append((name, summary))
         print(f"{name}: {json.dumps(summary)} ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     base.llm.repeat_penalty = settings.repeat_penalty
+    base.llm.set_lookup_draft(settings.lookup_draft)
 
     def cell(column: str, value) -> str:
         if value is None:

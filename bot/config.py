@@ -95,7 +95,7 @@ class Settings:
     passage_hints: bool = True  # name the retrieved passage numbers next to the question
     quote_passages: int = 0  # whole-article layout: also repeat the top N retrieved passages with the question
     quote_sentence: bool = False  # whole-article layout: repeat the retrieved sentence closest to the question
-    second_look: bool = True  # an answer the checks reject is asked again with the top passages quoted
+    second_look: bool = False  # an answer the checks reject is asked again with the top passages quoted (measured: worse)
     use_names: bool = True  # put the article's names list (<article>.names.tsv) in the prompt
     history_turns: int = 6
     history_as_turns: bool = True  # earlier questions as chat turns (measured better) or as a block in the question

@@ -95,7 +95,6 @@ class LocalLLM:
         self.path = Path(path)
         self.state_dir = state_dir
         self.repeat_penalty = repeat_penalty
-        self.lookup_draft = lookup_draft  # tokens drafted from the prompt per step (0: plain decoding)
         self._lock = threading.Lock()
         started = time.perf_counter()
         try:
@@ -116,7 +115,13 @@ class LocalLLM:
         self.fingerprint = self._fingerprint()
         self._prefix_key: str | None = None
         self._split: tuple[str, int, list[int]] | None = None  # (system text, prefix length, prefix tokens)
-        self._lookup = LookupDecoder(self.llama, lookup_draft) if lookup_draft else None
+        self._lookup: LookupDecoder | None = None
+        self.set_lookup_draft(lookup_draft)
+
+    def set_lookup_draft(self, tokens: int) -> None:
+        """Tokens drafted from the prompt per decoding step; 0 decodes one token per step."""
+        self.lookup_draft = tokens
+        self._lookup = LookupDecoder(self.llama, tokens) if tokens else None
 
     # ---------------------------------------------------------------- prompts
 

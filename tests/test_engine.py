@@ -220,8 +220,8 @@ def test_a_follow_up_reuses_the_cached_previous_turn(engine):
 
 
 def test_a_rejected_answer_gets_a_second_look_with_the_top_passages_quoted(engine, settings, monkeypatch, caplog):
-    """When the checks reject an answer, the question is asked once more with the top passages in full;
-    if that answer is rejected too, the honest 'cannot confirm' stays."""
+    """With ARTICLEBOT_SECOND_LOOK=1, a question whose answer the checks reject is asked once more with the
+    top passages in full; if that answer is rejected too, the honest 'cannot confirm' stays. Off by default."""
     from bot.engine import SECOND_LOOK_PASSAGES, Engine
 
     asked: list[str] = []
@@ -232,7 +232,7 @@ def test_a_rejected_answer_gets_a_second_look_with_the_top_passages_quoted(engin
         return real_stream(system, user, *args, **kwargs)
 
     monkeypatch.setattr(engine.llm, "stream", recording_stream)
-    strict = Engine(settings.with_overrides(min_support=1.5), engine.article, engine.index, engine.embedder,
+    strict = Engine(settings.with_overrides(min_support=1.5, second_look=True), engine.article, engine.index, engine.embedder,
                     engine.llm, engine.prompts)  # no answer can reach this support: every answer is rejected
     question = "Where are Putin and Kim expected to meet?"
     _, hits, _ = strict.retrieve(question, [])
@@ -242,6 +242,6 @@ def test_a_rejected_answer_gets_a_second_look_with_the_top_passages_quoted(engin
     assert len(asked) == 2 and "event=second_look kind=unconfirmed" in caplog.text
     assert all(h.chunk.text in asked[1] for h in hits[:SECOND_LOOK_PASSAGES]) and hits[0].chunk.text not in asked[0]
     asked.clear()
-    no_second = Engine(settings.with_overrides(min_support=1.5, second_look=False), engine.article, engine.index,
+    no_second = Engine(settings.with_overrides(min_support=1.5), engine.article, engine.index,
                        engine.embedder, engine.llm, engine.prompts)
     assert no_second.answer(question).kind == "unconfirmed" and len(asked) == 1

@@ -40,13 +40,12 @@ def test_answers_stream_the_same_with_and_without_lookup_drafts(engine, settings
     question = "Where are Putin and Kim expected to meet?"
     greedy = settings.with_overrides(temperature=0.0)
     with_drafts = Engine(greedy, engine.article, engine.index, engine.embedder, engine.llm, engine.prompts)
-    plain_llm = engine.llm._lookup
+    assert engine.llm.lookup_draft == settings.lookup_draft > 0, "drafts are on by default"
     try:
         drafted = with_drafts.answer(question)
-        engine.llm._lookup = None
+        engine.llm.set_lookup_draft(0)
         plain = with_drafts.answer(question)
     finally:
-        engine.llm._lookup = plain_llm
+        engine.llm.set_lookup_draft(settings.lookup_draft)
     assert drafted.text[:20] == plain.text[:20], (drafted.text, plain.text)
-    assert plain_llm is not None, "drafts are on by default"
     assert drafted.timings["completion_tokens"] > 0
