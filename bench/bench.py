@@ -61,7 +61,11 @@ def raw_llama(path: Path, threads: int, n_ctx: int, sizes: list[int], gen_tokens
         llama.eval(tokens[:size])
         out[f"prompt_tps_{size}"] = size / (time.perf_counter() - started)
     greedy = {"temp": 0.0}
-    bot_sampling = {"temp": 0.1, "top_k": 40, "top_p": 0.9, "min_p": 0.05, "repeat_penalty": 1.1}
+    from bot.config import Settings
+    from bot.llm import SAMPLING
+
+    defaults = Settings()
+    bot_sampling = {"temp": defaults.temperature, "repeat_penalty": defaults.repeat_penalty, **SAMPLING}
     for depth, key, sampling in ((64, "gen_tps", greedy), (gen_depth, "gen_tps_deep", greedy),
                                  (gen_depth, "gen_tps_deep_sampled", bot_sampling)):
         llama.reset()

@@ -23,6 +23,7 @@ from .lookup_decoding import LookupDecoder, detokenize_stream
 
 log = logging.getLogger("articlebot.llm")
 
+SAMPLING = {"top_k": 40, "top_p": 0.9, "min_p": 0.05}  # with the temperature and repeat penalty of the settings
 _SPECIAL_TOKEN_TEXT = re.compile(r"<\|[^|<>\s]{1,40}\|>")
 _CHATML = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
@@ -250,7 +251,7 @@ class LocalLLM:
                     yield from self._stream_lookup(tokens, cached, max_tokens, temperature, stats, started, cancel)
                     return
                 pieces = self.llama.create_completion(
-                    prompt=tokens, max_tokens=max_tokens, temperature=temperature, top_p=0.9, top_k=40,
+                    prompt=tokens, max_tokens=max_tokens, temperature=temperature, **SAMPLING,
                     repeat_penalty=self.repeat_penalty, stream=True, stop=["<|im_end|>", "<|endoftext|>", "NOT_IN_ARTICLE\n"],
                 )
                 for piece in pieces:
@@ -273,7 +274,7 @@ class LocalLLM:
     def _stream_lookup(self, tokens: list[int], cached: int, max_tokens: int, temperature: float,
                        stats: GenerationStats, started: float, cancel: threading.Event | None) -> Iterator[str]:
         """Generation with prompt-lookup drafts (see lookup_decoding); the same sampling as create_completion."""
-        sampling = {"temp": temperature, "top_k": 40, "top_p": 0.9, "min_p": 0.05, "repeat_penalty": self.repeat_penalty}
+        sampling = {"temp": temperature, "repeat_penalty": self.repeat_penalty, **SAMPLING}
         counted = 0
 
         def counting(stream: Iterator[int]) -> Iterator[int]:
