@@ -1,6 +1,7 @@
 """Compare answer-quality variants in one run: retrieval (dense / lexical / hybrid), follow-up query
 rewriting, prompt layout (whole article, retrieved passages only, whole article + quoted passages), the
-names list, decoding settings (prompt-lookup drafts, a second look at rejected answers). One model and embedder are loaded once and shared by every variant.
+names list, decoding settings (prompt-lookup drafts, a second look at rejected answers). One model and
+embedder are loaded once and shared by every variant.
 
 Usage: python bench/compare.py [--model default] [--types fact,refusal,followup] [--out bench/compare-results.md]
 Not a test: numbers, not assertions. Takes about 3 minutes per variant with the default model on 2 cores

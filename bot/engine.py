@@ -189,7 +189,8 @@ class Engine:
             yield Answer(message("not_in_article", lang), lang, "refusal", hits, timings, query)
             return
         as_turns = self.settings.history_as_turns
-        suffix_text = self._question_prompt(question, lang, hits, [] if as_turns else history)
+        history_block = [] if as_turns else history  # earlier turns written into the question part
+        suffix_text = self._question_prompt(question, lang, hits, history_block)
         earlier = self._earlier_turns(history) if as_turns else ()
         final: Answer | None = None
         for item in self._generate(suffix_text, lang, hits, timings, query, self.settings.max_answer_tokens, cancel,
@@ -200,19 +201,18 @@ class Engine:
                 yield item
         assert final is not None
         if final.kind == "unconfirmed" and self.settings.second_look and not (cancel and cancel.is_set()):
-            suffix_text, final = self._second_look(question, lang, hits, history, query, started, earlier, final)
+            suffix_text, final = self._second_look(question, lang, hits, history_block, query, started, earlier, final)
         if final.raw:
             self._remember_turn(question, final.text, suffix_text, final.raw)
         yield final
 
-    def _second_look(self, question: str, lang: str, hits: list[Hit], history: list[Turn], query: str,
+    def _second_look(self, question: str, lang: str, hits: list[Hit], history_block: list[Turn], query: str,
                      started: float, earlier: Sequence[tuple[str, str]], first: Answer) -> tuple[str, Answer]:
         """Ask once more, with the top passages quoted next to the question, after the checks rejected an
         answer. A small model often takes a neighbouring sentence of the long article; with the passages in
         front of it, it finds the answer or says the article does not say. Only rejected answers pay for it.
         Returns (the question part asked, the answer to show)."""
-        suffix_text = self._question_prompt(question, lang, hits, [] if self.settings.history_as_turns else history,
-                                            quote=SECOND_LOOK_PASSAGES)
+        suffix_text = self._question_prompt(question, lang, hits, history_block, quote=SECOND_LOOK_PASSAGES)
         timings = dict(first.timings)
         second = _last(self._generate(suffix_text, lang, hits, timings, query,
                                       min(SECOND_LOOK_MAX_TOKENS, self.settings.max_answer_tokens), None, started,

@@ -59,7 +59,6 @@ class LookupDecoder:
         llama.eval(tokens[cached:])
         sampler = llama._init_sampler(**sampling)
         vocab = llama._model.vocab
-        context = np.asarray(llama.input_ids[: llama.n_tokens], dtype=np.int64)
         token = sampler.sample(llama._ctx, -1)
         produced = 0
         resting = False
@@ -68,9 +67,11 @@ class LookupDecoder:
             produced += 1
             if produced >= max_tokens or (cancel is not None and cancel.is_set()):
                 return
-            context = np.append(context, token)
             room = min(self.n_draft, max_tokens - produced, llama.n_ctx() - llama.n_tokens - 2)
-            draft = propose(context, room, MIN_NGRAM) if room > 0 and not resting else []
+            if room > 0 and not resting:  # the context: what the cache holds, then the token just sampled
+                draft = propose(np.append(llama.input_ids[: llama.n_tokens], token), room)
+            else:
+                draft = []
             resting = False
             batch = [token, *draft]
             n_past = llama.n_tokens
@@ -82,7 +83,6 @@ class LookupDecoder:
                 if i < len(draft) and token == draft[i] and not llama_cpp.llama_vocab_is_eog(vocab, token):
                     kept += 1
                     yield token
-                    context = np.append(context, token)
                     continue
                 break
             produced += kept

@@ -235,8 +235,9 @@ def test_a_rejected_answer_gets_a_second_look_with_the_top_passages_quoted(engin
         return real_stream(system, user, *args, **kwargs)
 
     monkeypatch.setattr(engine.llm, "stream", recording_stream)
-    strict = Engine(settings.with_overrides(min_support=1.5, second_look=True), engine.article, engine.index, engine.embedder,
-                    engine.llm, engine.prompts)  # no answer can reach this support: every answer is rejected
+    # no answer can reach this support: every answer is rejected
+    strict = Engine(settings.with_overrides(min_support=1.5, second_look=True), engine.article, engine.index,
+                    engine.embedder, engine.llm, engine.prompts)
     question = "Where are Putin and Kim expected to meet?"
     _, hits, _ = strict.retrieve(question, [])
     with caplog.at_level("INFO", logger="articlebot.engine"):
