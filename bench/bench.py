@@ -44,14 +44,15 @@ def machine() -> str:
 
 
 def raw_llama(path: Path, threads: int, n_ctx: int, sizes: list[int], gen_tokens: int = 64,
-              gen_depth: int = 3000, use_mmap: bool = False) -> dict:
+              gen_depth: int = 3000, use_mmap: bool = False, repack: bool = True,
+              bot_sampling: dict | None = None) -> dict:
     """Prompt tokens/s at the prompt sizes the bot uses, and generation tokens/s from a fresh context:
     after 64 tokens, and after `gen_depth` tokens, the depth at which the bot's answers are decoded
     (attention over the article makes each token dearer there)."""
-    from llama_cpp import Llama
+    from bot.llm import load_llama
 
-    llama = Llama(str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512,
-                  use_mmap=use_mmap, verbose=False)
+    llama = load_llama(path, repack, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512,
+                       use_mmap=use_mmap, verbose=False)
     text = (ROOT / "index" / "article-ar.txt").read_text(encoding="utf-8")
     tokens = llama.tokenize(text.encode(), add_bos=False) * 4
     out = {}
@@ -61,11 +62,7 @@ def raw_llama(path: Path, threads: int, n_ctx: int, sizes: list[int], gen_tokens
         llama.eval(tokens[:size])
         out[f"prompt_tps_{size}"] = size / (time.perf_counter() - started)
     greedy = {"temp": 0.0}
-    from bot.config import Settings
-    from bot.llm import SAMPLING
-
-    defaults = Settings()
-    bot_sampling = {"temp": defaults.temperature, "repeat_penalty": defaults.repeat_penalty, **SAMPLING}
+    bot_sampling = bot_sampling or greedy
     for depth, key, sampling in ((64, "gen_tps", greedy), (gen_depth, "gen_tps_deep", greedy),
                                  (gen_depth, "gen_tps_deep_sampled", bot_sampling)):
         llama.reset()
@@ -96,7 +93,11 @@ def main() -> int:
     questions = json.loads((ROOT / "bench" / "questions.json").read_text(encoding="utf-8"))
     path = resolve_model_path(settings, settings.llm_model, "gguf")
 
-    raw = raw_llama(path, settings.threads, settings.n_ctx, [80, 512, 2880], use_mmap=settings.llm_mmap)
+    from bot.llm import SAMPLING
+
+    raw = raw_llama(path, settings.threads, settings.n_ctx, [80, 512, 2880], use_mmap=settings.llm_mmap,
+                    repack=settings.llm_repack,
+                    bot_sampling={"temp": settings.temperature, "repeat_penalty": settings.repeat_penalty, **SAMPLING})
 
     started = time.perf_counter()
     engine = Engine.load(settings)
@@ -148,8 +149,9 @@ def main() -> int:
          f"{raw['prompt_tps_80']:.0f} / {raw['prompt_tps_512']:.0f} / {raw['prompt_tps_2880']:.0f}"),
         ("raw llama.cpp generation tokens/s after 64 / after 3,000 tokens of context",
          f"{raw['gen_tps']:.1f} / {raw['gen_tps_deep']:.1f}"),
-        (("raw llama.cpp generation tokens/s after 3,000 tokens, sampling as the bot does (t=0.1, top-k 40, "
-          "top-p 0.9, repeat penalty 1.1)"), f"{raw['gen_tps_deep_sampled']:.1f}"),
+        (("raw llama.cpp generation tokens/s after 3,000 tokens, sampling as the bot does "
+          f"(t={settings.temperature:g}, top-k 40, top-p 0.9, repeat penalty {settings.repeat_penalty:g})"),
+         f"{raw['gen_tps_deep_sampled']:.1f}"),
         ("articlebot generation tokens/s (median over answers, decoded ~3,000 tokens deep)",
          f"{statistics.median(gen_rates):.1f} ({statistics.median(gen_rates) / raw['gen_tps_deep']:.2f}× raw greedy, "
          f"{statistics.median(gen_rates) / raw['gen_tps_deep_sampled']:.2f}× raw with the same sampling, same depth)"

@@ -22,10 +22,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench import machine  # noqa: E402
 
-# name -> settings overrides; two special keys: "prompts" (prompt file name -> text, for this variant only)
-# and "separator" (between the passage numbers of the hint)
+# name -> settings overrides; special keys: "prompts" (prompt file name -> text, for this variant only),
+# "separator" (between the passage numbers of the hint), "second_look_passages" (engine.SECOND_LOOK_PASSAGES)
 VARIANTS: dict[str, dict] = {
-    "default: hybrid, whole article, names list, follow-up rewriting, t=0.1, repeat 1.1": {},
+    "default: hybrid, whole article, names list, follow-up rewriting, t=0 (greedy), repeat 1.1, second look": {},
     "dense retrieval only": {"retrieval": "dense"},
     "lexical (BM25) retrieval only": {"retrieval": "lexical"},
     "no follow-up query rewriting": {"rewrite_follow_ups": False},
@@ -33,7 +33,7 @@ VARIANTS: dict[str, dict] = {
     "no passage numbers next to the question (shorter suffix)": {"passage_hints": False},
     "whole article + top 2 passages quoted with the question": {"quote_passages": 2},
     "retrieved passages only (no whole article)": {"prompt_mode": "retrieval"},
-    "temperature 0 (greedy)": {"temperature": 0.0},
+    "temperature 0.1 (sampled)": {"temperature": 0.1},
     "no repeat penalty (1.0)": {"repeat_penalty": 1.0},
     "compact passage hint: Relevant passages: [3][5][7][12]": {"separator": ""},
     "compact passage hint without its label: [3][5][7][12]": {"separator": "", "prompts": {
@@ -41,8 +41,14 @@ VARIANTS: dict[str, dict] = {
     "compact passage hint, top 3 passages only": {"separator": "", "top_k": 3},
     "earlier questions as a history block (not chat turns)": {"history_as_turns": False},
     "whole article + the retrieved sentence closest to the question quoted": {"quote_sentence": True},
-    "no second look at rejected answers": {"second_look": False},
+    "no second look at answers that missed the question": {"second_look": False},
     "plain decoding (no prompt-lookup drafts)": {"lookup_draft": 0},
+    "second look at off-question answers, closest sentence quoted": {"second_look": True, "second_look_passages": 0},
+    "second look at off-question answers, top 2 passages quoted (not the closest sentence)": {
+        "second_look": True, "second_look_passages": 2},
+    "temperature 0.1 + second look at off-question answers, closest sentence quoted": {
+        "temperature": 0.1, "second_look": True, "second_look_passages": 0},
+    "no check that an answer's names occur in the retrieved passages": {"names_in_passages": False},
 }
 COLUMNS = ["fact_accuracy_ar", "fact_accuracy_en", "refusal_rate", "followup_accuracy", "answer_language_match",
            "recall@5_ar", "recall@5_en", "first_token_p50_s", "latency_p50_s"]
@@ -73,6 +79,7 @@ def main() -> int:
     from bot.prompts import Prompts
 
     default_separator = engine_module.PASSAGE_NUMBER_SEPARATOR
+    default_second_look_passages = engine_module.SECOND_LOOK_PASSAGES
 
     settings = Settings.from_env().with_overrides(llm_model=args.model)
     items = load_items(ROOT / "tests" / "eval" / "eval_set.json", set(args.types.split(",")))
@@ -84,6 +91,7 @@ def main() -> int:
     for name, overrides in chosen:
         overrides = dict(overrides)
         engine_module.PASSAGE_NUMBER_SEPARATOR = overrides.pop("separator", default_separator)
+        engine_module.SECOND_LOOK_PASSAGES = overrides.pop("second_look_passages", default_second_look_passages)
         prompts_dir = variant_prompts(settings.prompts_dir, overrides.pop("prompts", {}))
         variant_settings = settings.with_overrides(prompts_dir=prompts_dir, **overrides)
         base.llm.repeat_penalty = variant_settings.repeat_penalty

@@ -85,17 +85,20 @@ class Settings:
     top_k: int = 4
     max_answer_tokens: int = 200
     max_summary_tokens: int = 300
-    temperature: float = 0.1
+    temperature: float = 0.0  # greedy: the same answer to the same question (measured better than 0.1 twice)
     repeat_penalty: float = 1.1
     # Map the GGUF file instead of reading it into memory. Off by default: llama.cpp repacks most weights
     # into its own CPU layout, and a mapped file keeps the original pages resident too (~580 MiB more).
     llm_mmap: bool = False
+    # llama.cpp's CPU weight repacking (interleaved layout for its own matrix kernels); see bench/results-llm-memory.md
+    llm_repack: bool = True
     lookup_draft: int = 4  # tokens drafted from the prompt per decoding step (prompt-lookup decoding; 0: off)
     rewrite_follow_ups: bool = True  # search a follow-up together with the previous question
     passage_hints: bool = True  # name the retrieved passage numbers next to the question
     quote_passages: int = 0  # whole-article layout: also repeat the top N retrieved passages with the question
     quote_sentence: bool = False  # whole-article layout: repeat the retrieved sentence closest to the question
-    second_look: bool = False  # an answer the checks reject is asked again with the top passages quoted (measured: worse)
+    second_look: bool = True  # an answer rejected as missing the question is asked again with its closest sentence quoted
+    names_in_passages: bool = True  # a listed name in an answer must occur in the retrieved passages or the question
     use_names: bool = True  # put the article's names list (<article>.names.tsv) in the prompt
     history_turns: int = 6
     history_as_turns: bool = True  # earlier questions as chat turns (measured better) or as a block in the question
@@ -152,12 +155,14 @@ class Settings:
             temperature=_float(env, "ARTICLEBOT_TEMPERATURE", d.temperature),
             repeat_penalty=_float(env, "ARTICLEBOT_REPEAT_PENALTY", d.repeat_penalty),
             llm_mmap=_bool(env, "ARTICLEBOT_LLM_MMAP", d.llm_mmap),
+            llm_repack=_bool(env, "ARTICLEBOT_LLM_REPACK", d.llm_repack),
             lookup_draft=_int(env, "ARTICLEBOT_LOOKUP_DRAFT", d.lookup_draft, 0),
             rewrite_follow_ups=_bool(env, "ARTICLEBOT_REWRITE_FOLLOW_UPS", d.rewrite_follow_ups),
             passage_hints=_bool(env, "ARTICLEBOT_PASSAGE_HINTS", d.passage_hints),
             quote_passages=_int(env, "ARTICLEBOT_QUOTE_PASSAGES", d.quote_passages, 0),
             quote_sentence=_bool(env, "ARTICLEBOT_QUOTE_SENTENCE", d.quote_sentence),
             second_look=_bool(env, "ARTICLEBOT_SECOND_LOOK", d.second_look),
+            names_in_passages=_bool(env, "ARTICLEBOT_NAMES_IN_PASSAGES", d.names_in_passages),
             use_names=_bool(env, "ARTICLEBOT_NAMES", d.use_names),
             history_turns=_int(env, "ARTICLEBOT_HISTORY_TURNS", d.history_turns, 0),
             history_as_turns=_bool(env, "ARTICLEBOT_HISTORY_AS_TURNS", d.history_as_turns),

@@ -52,8 +52,15 @@ SUMMARY_BULLETS = 5
 SPOKEN_TURNS_KEPT = 512  # answered turns remembered verbatim for follow-ups (see Engine._earlier_turns)
 KEY_SENTENCE_HITS = 2  # the quoted sentence comes from the top passages only
 KEY_SENTENCE_CHARS = 200
-SECOND_LOOK_PASSAGES = 2  # passages quoted when a rejected answer is asked again
+SECOND_LOOK_PASSAGES = 0  # passages quoted when a rejected answer is asked again; 0: the closest sentence only
 SECOND_LOOK_MAX_TOKENS = 80  # a fact answer is short; a second runaway answer must not double the wait
+# the checks after which a second look may find the answer: the model wrote about something else. Not after an
+# invented name or number: asked again, the model invents again (measured: all rejected answers re-asked turned
+# right refusals into answers)
+SECOND_LOOK_CHECKS = ("shares_no_word_with_the_question", "answer_only_repeats_the_question", "names_not_in_the_passages")
+# passages retrieved for the names check (the whole article is in the prompt; the top_k named to the model are
+# too few: measured, a right answer's name lay outside them when retrieval missed its passage)
+NAME_CHECK_PASSAGES = 8
 PASSAGE_NUMBER_SEPARATOR = ", "  # between the "[n]" of the passage hint; every token here delays the answer
 
 
@@ -77,10 +84,12 @@ class Answer:
     query: str = ""
     # the model's own text, when the answer shown is that text with verified citations (else empty)
     raw: str = field(default="", repr=False)
+    check: str = ""  # for an unconfirmed answer: the check that rejected it (see faithfulness)
 
     def to_dict(self) -> dict:
         return {"answer": self.text, "language": self.language, "kind": self.kind, "query": self.query,
-                "sources": [h.to_dict() for h in self.sources], "timings": self.timings}
+                "sources": [h.to_dict() for h in self.sources], "timings": self.timings,
+                **({"check": self.check} if self.check else {})}
 
 
 class EngineError(RuntimeError):
@@ -182,7 +191,9 @@ class Engine:
         if is_summary_request(question):
             yield from self.stream_summary(lang)
             return
-        query, hits, similarity = self.retrieve(question, history)
+        query, candidates, similarity = self.retrieve(question, history,
+                                                      max(self.settings.top_k, NAME_CHECK_PASSAGES))
+        hits = candidates[: self.settings.top_k]
         timings = {"retrieval_s": round(time.perf_counter() - started, 4)}
         if similarity < self.settings.min_similarity:
             log.info("event=refused_by_retrieval similarity=%.3f", similarity)
@@ -194,29 +205,35 @@ class Engine:
         earlier = self._earlier_turns(history) if as_turns else ()
         final: Answer | None = None
         for item in self._generate(suffix_text, lang, hits, timings, query, self.settings.max_answer_tokens, cancel,
-                                   started, earlier=earlier, question=question):
+                                   started, earlier=earlier, question=question, candidates=candidates):
             if isinstance(item, Answer):
                 final = item
             else:
                 yield item
         assert final is not None
-        if final.kind == "unconfirmed" and self.settings.second_look and not (cancel and cancel.is_set()):
-            suffix_text, final = self._second_look(question, lang, hits, history_block, query, started, earlier, final)
+        if (final.kind == "unconfirmed" and self.settings.second_look and final.check.startswith(SECOND_LOOK_CHECKS)
+                and not (cancel and cancel.is_set())):
+            suffix_text, final = self._second_look(question, lang, candidates, history_block, query, started, earlier,
+                                                   final)
         if final.raw:
             self._remember_turn(question, final.text, suffix_text, final.raw)
         yield final
 
-    def _second_look(self, question: str, lang: str, hits: list[Hit], history_block: list[Turn], query: str,
+    def _second_look(self, question: str, lang: str, candidates: list[Hit], history_block: list[Turn], query: str,
                      started: float, earlier: Sequence[tuple[str, str]], first: Answer) -> tuple[str, Answer]:
-        """Ask once more, with the top passages quoted next to the question, after the checks rejected an
-        answer. A small model often takes a neighbouring sentence of the long article; with the passages in
-        front of it, it finds the answer or says the article does not say. Only rejected answers pay for it.
+        """Ask once more, with the retrieved sentence closest to the question quoted next to it (or the top
+        SECOND_LOOK_PASSAGES passages), after the checks found that the answer missed the question
+        (SECOND_LOOK_CHECKS). A small model often copies a sentence from elsewhere in the long article; with
+        the right one in front of it, it finds the answer or says the article does not say. Only such answers
+        pay for it.
         Returns (the question part asked, the answer to show)."""
-        suffix_text = self._question_prompt(question, lang, hits, history_block, quote=SECOND_LOOK_PASSAGES)
+        hits = candidates[: self.settings.top_k]
+        suffix_text = self._question_prompt(question, lang, hits, history_block, quote=SECOND_LOOK_PASSAGES,
+                                            sentence=not SECOND_LOOK_PASSAGES)
         timings = dict(first.timings)
         second = _last(self._generate(suffix_text, lang, hits, timings, query,
                                       min(SECOND_LOOK_MAX_TOKENS, self.settings.max_answer_tokens), None, started,
-                                      earlier=earlier, question=question))
+                                      earlier=earlier, question=question, candidates=candidates))
         log.info("event=second_look kind=%s seconds=%.2f", second.kind, timings.get("generation_s", 0.0))
         if second.kind == "answer":
             second.timings.update(first_token_s=first.timings.get("first_token_s", 0.0), second_look=1)
@@ -228,17 +245,18 @@ class Engine:
         return _last(self.stream_answer(question, history))
 
     def _question_prompt(self, question: str, lang: str, hits: list[Hit], history: list[Turn],
-                         quote: int | None = None) -> str:
-        """The per-question part of the prompt; `quote` passages (default: the setting) are repeated in full."""
+                         quote: int | None = None, sentence: bool | None = None) -> str:
+        """The per-question part of the prompt; `quote` passages are repeated in full, or with `sentence` the
+        one sentence closest to the question (defaults: the settings)."""
         numbers = PASSAGE_NUMBER_SEPARATOR.join(f"[{h.chunk.id + 1}]" for h in hits)
         passages = ""
         quote = self.settings.quote_passages if quote is None else quote
+        sentence = self.settings.quote_sentence if sentence is None else sentence
         shown = hits if self.mode == "retrieval" else hits[:quote]
         if shown:
             body = "\n".join(f"[{h.chunk.id + 1}] {h.chunk.text}" for h in sorted(shown, key=lambda h: h.chunk.id))
             passages = self.prompts.fill("passages", passages=body)
-        elif self.settings.quote_sentence and (key := key_sentence(self._with_arabic_names(question),
-                                                                   hits[:KEY_SENTENCE_HITS])):
+        elif sentence and (key := key_sentence(self._with_arabic_names(question), hits[:KEY_SENTENCE_HITS])):
             passages = self.prompts.fill("passages", passages=f"[{key[0] + 1}] {key[1]}")
         turns = ""
         if history:
@@ -285,10 +303,13 @@ class Engine:
     def _generate(self, suffix_text: str, lang: str, hits: list[Hit], timings: dict[str, float], query: str,
                   max_tokens: int, cancel: threading.Event | None, started: float,
                   kind: str = "answer", earlier: Sequence[tuple[str, str]] = (),
-                  question: str = "") -> Iterator[str | Answer]:
+                  question: str = "", candidates: list[Hit] | None = None) -> Iterator[str | Answer]:
+        """Stream the model's answer to `suffix_text`, then yield the checked Answer. `hits` are the passages
+        named to the model; `candidates` (default: `hits`), a wider retrieval, are where its names must occur."""
         stats = GenerationStats()
         raw = ""
         sent = 0  # characters of visible text already yielded
+        check = ""
         for piece in self.llm.stream(self._system, suffix_text, max_tokens, self.settings.temperature, stats, cancel,
                                      earlier=earlier):
             raw += piece
@@ -327,21 +348,26 @@ class Engine:
             text = _CITATIONS.sub("", text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in sources)
         if kind == "answer":
             support = max((h.score for h in sources), default=0.0)
-            text, kind = self._faithful(text, lang, support, query, question)
+            text, kind, check = self._faithful(text, lang, support, query, question, candidates or hits)
         if kind == "answer" and not answer_language_ok(text, lang):
             log.warning("event=answer_language_mismatch expected=%s arabic_ratio=%.2f", lang, arabic_ratio(text))
-        yield Answer(text, lang, kind, sources, timings, query, raw=raw if kind == "answer" and verbatim else "")
+        yield Answer(text, lang, kind, sources, timings, query, raw=raw if kind == "answer" and verbatim else "",
+                     check=check)
 
-    def _faithful(self, text: str, lang: str, support: float, query: str, question: str) -> tuple[str, str]:
-        """The answer, or an honest 'cannot confirm' when one of the checks in `faithfulness` fails. `query`
-        is what was searched (a follow-up with the previous question), `question` what was asked."""
-        names = [english for _, english in self.article.names] if self.settings.use_names else []
-        reason = unconfirmed_reason(text, lang, query, self.article.text, names, support,
-                                    self.settings.min_support, self._vocabulary, asked=question)
+    def _faithful(self, text: str, lang: str, support: float, query: str, question: str,
+                  passages: list[Hit]) -> tuple[str, str, str]:
+        """(text, kind, failed check): the answer, or an honest 'cannot confirm' when one of the checks in
+        `faithfulness` fails. `query` is what was searched (a follow-up with the previous question), `question`
+        what was asked, `passages` where the answer's names must occur."""
+        listed = list(self.article.names) if self.settings.use_names else []
+        sources = " ".join(h.chunk.text for h in passages) if self.settings.names_in_passages else None
+        reason = unconfirmed_reason(text, lang, query, self.article.text, [english for _, english in listed], support,
+                                    self.settings.min_support, self._vocabulary, asked=question, names=listed,
+                                    sources=sources)
         if reason:
             log.info("event=answer_unconfirmed reason=%s", reason)
-            return message("unconfirmed", lang), "unconfirmed"
-        return text, "answer"
+            return message("unconfirmed", lang), "unconfirmed", reason
+        return text, "answer", ""
 
     def _cited_sources(self, text: str, hits: list[Hit]) -> list[Hit]:
         """The passages that support the answer, best first.
@@ -463,7 +489,8 @@ def load_llm(settings: Settings, path: Path | None) -> ChatModel:
                          settings.llm_timeout)
     assert path is not None
     return LocalLLM(path, n_ctx=settings.n_ctx, threads=settings.threads, state_dir=settings.cache_dir / "states",
-                    repeat_penalty=settings.repeat_penalty, use_mmap=settings.llm_mmap, lookup_draft=settings.lookup_draft)
+                    repeat_penalty=settings.repeat_penalty, use_mmap=settings.llm_mmap, lookup_draft=settings.lookup_draft,
+                    repack=settings.llm_repack)
 
 
 def choose_prompt(settings: Settings, prompts: Prompts, llm: ChatModel, article: Article,

@@ -100,6 +100,8 @@ def run_item(engine: Engine, item: dict) -> ItemResult:
         correct, recall, detail = all(checks.values()), None, checks
     else:
         raise ValueError(f"unknown item type {kind!r} in {item.get('id')}")
+    if answer.check:
+        detail["rejected_by"] = answer.check  # which faithfulness check turned the answer into "cannot confirm"
     language_ok = answer.language == lang and (is_refusal(answer) or answer_language_ok(answer.text, lang))
     return ItemResult(item["id"], kind, lang, bool(correct), language_ok, recall, time.perf_counter() - started,
                       answer.text, detail, answer.timings.get("first_token_s"))

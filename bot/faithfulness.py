@@ -3,8 +3,9 @@
 A small model invents figures and dates; an answer that asserts what the article does not contain is
 worse than a refusal. Every check here was added for answers seen failing on the evaluation set: numbers
 the article never writes (after normalisation; list markers are not claims), count questions answered
-without a number, English names outside the article's names list, long answers sharing no word with the
-question (copied unrelated sentences), English answers pasting Arabic text, and answers no passage is
+without a number, English names outside the article's names list or listed names glued together, name
+questions answered without a name, answers that only repeat the question, long answers sharing no word with
+the question (copied unrelated sentences), English answers pasting Arabic text, and answers no passage is
 close to. `without_off_question_opening` removes a copied unrelated first sentence before the checks.
 """
 
@@ -163,16 +164,91 @@ def count_without_number(answer: str, question: str) -> bool:
     return not numbers_in(answer) and not set(lexical_tokens(_CITATION.sub("", answer))) & _NUMBER_WORDS
 
 
+_NAME_WORD = re.compile(r"\b[A-Z][a-zA-Z'’-]+")
+
+
+def unlisted_name_runs(answer: str, names: list[str], question: str) -> set[str]:
+    """Runs of two or more name words in an English answer that no listed name (nor the question) writes in
+    that order. Each word may be listed while the run is invented: measured, "the submarine Kim Shoigu" for
+    a name the article never gives, two listed names glued into one."""
+    spelled = [" ".join(_name_words(text)) for text in [*names, question]]
+    found = set()
+    for line in re.split(r"[\n.!?;:,()\[\]]+", _CITATION.sub("", answer)):
+        run: list[str] = []
+        for word in [*line.split(), ""]:
+            bare = word.strip("\"'“”‘’")
+            bare = bare[:-2] if bare.endswith(("'s", "’s")) else bare
+            if _NAME_WORD.fullmatch(bare) and bare.lower() not in COMMON_CAPITALISED:
+                run.append(bare)
+                continue
+            phrase = " ".join(w.lower() for w in run)
+            if len(run) >= 2 and not any(f" {phrase} " in f" {known} " for known in spelled):
+                found.add(" ".join(run))
+            run = []
+    return found
+
+
+def _name_words(text: str) -> list[str]:
+    return [w.lower() for w in re.findall(r"[A-Za-z'’-]+", text) if w.lower() not in COMMON_CAPITALISED]
+
+
+_NAME_QUESTION = re.compile(r"\bwhat(?: is|'s| was)? (?:the |its |his |her |their )?names?\b|(^|\s)(ما|وما)\s+(هو\s+|هي\s+)?[اإ]سم",
+                            re.IGNORECASE)
+
+
+def name_question_without_a_name(answer: str, question: str, listed_names: list[str]) -> bool:
+    """A question asking for a name ("what is the name of ...", «ما اسم ...») answered without any listed
+    name (Arabic or English) that the question does not already hold: measured, such answers describe the
+    thing instead ("a submarine able to launch nuclear missiles") because the article never names it.
+    Without a names list nothing is flagged: an Arabic name cannot be told from other words."""
+    if not listed_names or not _NAME_QUESTION.search(question):
+        return False
+    asked = normalize_arabic(question).lower()
+    said = normalize_arabic(_CITATION.sub("", answer)).lower()
+    return not any((name := normalize_arabic(n).lower()) in said and name not in asked for n in listed_names)
+
+
+def names_outside_sources(answer: str, names: list[tuple[str, str]], sources: str, question: str) -> set[str]:
+    """Listed names (Arabic, English) that the answer uses but neither the retrieved passages nor the question
+    hold. The whole article is in the prompt, so a name from another part of it passes the other checks;
+    measured: "they meet in Seoul" for "where will Putin and Kim meet?", Kirby's title given to
+    Krivoruchko. The retrieved passages are where the answer should come from."""
+    said, present = normalize_arabic(_CITATION.sub("", answer)), normalize_arabic(f"{sources} {question}")
+    found = set()
+    for arabic, english in names:
+        plain = normalize_arabic(arabic)
+        spelled = re.sub(r"^the\s+", "", english.lower())
+        if not (plain in said or re.search(rf"\b{re.escape(spelled)}\b", said)):
+            continue
+        if plain not in present and not re.search(rf"\b{re.escape(spelled)}\b", present):
+            found.add(english)
+    return found
+
+
+_CHOICE = re.compile(r"\bor\b|(^|\s)(أم|أو)(\s|$)", re.IGNORECASE)
+
+
+def only_repeats_the_question(answer: str, question: str) -> bool:
+    """Every content word of the answer already stands in the question ("فيتنام." for «من التقى كيم في فيتنام
+    عام 2019؟»): nothing was answered. A choice question ("Putin or Kim?") is exempt: its answer is in it."""
+    words = content_words(answer)
+    return bool(words) and not _CHOICE.search(question) and _word_forms(words) <= _word_forms(content_words(question))
+
+
 def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str, english_names: list[str],
-                       support: float, min_support: float, vocabulary: set[str], asked: str = "") -> str | None:
+                       support: float, min_support: float, vocabulary: set[str], asked: str = "",
+                       names: list[tuple[str, str]] = (), sources: str | None = None) -> str | None:
     """Why the answer cannot be confirmed (a log-ready reason), or None when every check passes: a number
     the article never writes; a count question answered without a number; a long answer sharing no word
-    with the question; an English answer pasting Arabic text or naming someone not on the names list; or
-    no passage close to it (`support`, the cosine of the answer to its best passage: measured on the
+    with the question; an English answer pasting Arabic text, naming someone not on the names list or
+    gluing listed names into an unlisted one; a listed name absent from the retrieved passages (`sources`,
+    when given) and the question; a name question answered without a name; an answer that only repeats the
+    question; or no passage close to it (`support`, the cosine of the answer to its best passage: measured on the
     evaluation set, invented answers such as "the president of France is ..." sit below 0.30 and right ones
     above; answers of a few words that all occur in the article are exempt, embeddings cannot judge them).
     `question` may carry the previous question too (a follow-up's search text); `asked` is only what was
-    asked now, which alone decides whether it is a count question."""
+    asked now, which alone decides what kind of question it is. `names`: the names list as (Arabic,
+    English) pairs."""
     invented = unsupported_numbers(answer, article_text)
     if invented:
         return f"numbers_not_in_article numbers={sorted(invented)}"
@@ -183,9 +259,18 @@ def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str,
     if lang == "en" and copied_arabic_run(answer):
         return "english_answer_pastes_arabic_text"
     if lang == "en" and english_names:
-        names = unsupported_names(answer, english_names, question)
-        if names:
-            return f"names_not_in_article names={sorted(names)}"
+        unlisted = unsupported_names(answer, english_names, question)
+        if unlisted:
+            return f"names_not_in_article names={sorted(unlisted)}"
+        runs = unlisted_name_runs(answer, english_names, question)
+        if runs:
+            return f"names_glued_together names={sorted(runs)}"
+    if sources is not None and (outside := names_outside_sources(answer, names, sources, question)):
+        return f"names_not_in_the_passages names={sorted(outside)}"
+    if name_question_without_a_name(answer, asked or question, [name for pair in names for name in pair]):
+        return "no_name_for_a_name_question"
+    if only_repeats_the_question(answer, asked or question):
+        return "answer_only_repeats_the_question"
     if support < min_support and not short_answer_from_article(answer, vocabulary):
         return f"weak_support support={support:.3f}"
     return None

@@ -88,19 +88,46 @@ class GenerationStats:
         self.completion_tokens += 1
 
 
+_LOAD_LOCK = threading.Lock()
+
+
+def load_llama(path: Path | str, repack: bool = True, **kwargs):
+    """A llama-cpp-python `Llama`, with llama.cpp's CPU weight repacking on or off.
+
+    llama-cpp-python does not expose `use_extra_bufts` (repacking); it builds the model parameters from
+    `llama_model_default_params()` inside `Llama()`, so that function is wrapped while the model loads."""
+    import llama_cpp.llama_cpp as low
+    from llama_cpp import Llama
+
+    if repack:
+        return Llama(str(path), **kwargs)
+    with _LOAD_LOCK:
+        original = low.llama_model_default_params
+
+        def without_repacking():
+            params = original()
+            params.use_extra_bufts = False
+            return params
+
+        low.llama_model_default_params = without_repacking
+        try:
+            return Llama(str(path), **kwargs)
+        finally:
+            low.llama_model_default_params = original
+
+
 class LocalLLM:
     def __init__(self, path: Path, n_ctx: int = 8192, threads: int = 2, state_dir: Path | None = None,
-                 n_batch: int = 512, repeat_penalty: float = 1.1, use_mmap: bool = False, lookup_draft: int = 0) -> None:
-        from llama_cpp import Llama
-
+                 n_batch: int = 512, repeat_penalty: float = 1.1, use_mmap: bool = False, lookup_draft: int = 0,
+                 repack: bool = True) -> None:
         self.path = Path(path)
         self.state_dir = state_dir
         self.repeat_penalty = repeat_penalty
         self._lock = threading.Lock()
         started = time.perf_counter()
         try:
-            self.llama = Llama(str(self.path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                               n_batch=n_batch, use_mmap=use_mmap, verbose=False)
+            self.llama = load_llama(self.path, repack, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                                    n_batch=n_batch, use_mmap=use_mmap, verbose=False)
         except (ValueError, RuntimeError, OSError) as exc:
             raise LLMError(f"llama.cpp could not load {self.path} ({exc}); the file may be corrupt: "
                            "delete it and run `articlebot models fetch`, or point ARTICLEBOT_LLM_MODEL at another GGUF") from None

@@ -222,10 +222,14 @@ def test_a_follow_up_reuses_the_cached_previous_turn(engine, settings):
     assert plain.timings["evaluated_tokens"] > follow.timings["evaluated_tokens"] + 10, plain.timings
 
 
-def test_a_rejected_answer_gets_a_second_look_with_the_top_passages_quoted(engine, settings, monkeypatch, caplog):
-    """With ARTICLEBOT_SECOND_LOOK=1, a question whose answer the checks reject is asked once more with the
-    top passages in full; if that answer is rejected too, the honest 'cannot confirm' stays. Off by default."""
-    from bot.engine import SECOND_LOOK_PASSAGES, Engine
+def test_an_answer_off_the_question_gets_a_second_look_with_the_closest_sentence_quoted(engine, settings, monkeypatch,
+                                                                                        caplog):
+    """An answer rejected as missing the question (SECOND_LOOK_CHECKS) is asked once more with the retrieved
+    sentence closest to the question quoted; if that answer is rejected too, the honest 'cannot confirm' stays.
+    Answers rejected by other checks (here: weak support) are not asked again; ARTICLEBOT_SECOND_LOOK=0 turns
+    it off."""
+    import bot.engine as engine_module
+    from bot.engine import KEY_SENTENCE_HITS, Engine, key_sentence
 
     asked: list[str] = []
     real_stream = engine.llm.stream
@@ -239,13 +243,18 @@ def test_a_rejected_answer_gets_a_second_look_with_the_top_passages_quoted(engin
     strict = Engine(settings.with_overrides(min_support=1.5, second_look=True), engine.article, engine.index,
                     engine.embedder, engine.llm, engine.prompts)
     question = "Where are Putin and Kim expected to meet?"
+    first = strict.answer(question)
+    assert first.kind == "unconfirmed" and first.check.startswith("weak_support") and len(asked) == 1
+    asked.clear()
+    monkeypatch.setattr(engine_module, "SECOND_LOOK_CHECKS", ("weak_support",))
     _, hits, _ = strict.retrieve(question, [])
     with caplog.at_level("INFO", logger="articlebot.engine"):
         answer = strict.answer(question)
     assert answer.kind == "unconfirmed" and not answer.raw
     assert len(asked) == 2 and "event=second_look kind=unconfirmed" in caplog.text
-    assert all(h.chunk.text in asked[1] for h in hits[:SECOND_LOOK_PASSAGES]) and hits[0].chunk.text not in asked[0]
+    _, sentence = key_sentence(strict._with_arabic_names(question), hits[:KEY_SENTENCE_HITS])
+    assert sentence in asked[1] and sentence not in asked[0]
     asked.clear()
-    no_second = Engine(settings.with_overrides(min_support=1.5), engine.article, engine.index,
+    no_second = Engine(settings.with_overrides(min_support=1.5, second_look=False), engine.article, engine.index,
                        engine.embedder, engine.llm, engine.prompts)
     assert no_second.answer(question).kind == "unconfirmed" and len(asked) == 1

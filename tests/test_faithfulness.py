@@ -125,3 +125,61 @@ def test_a_follow_up_is_a_count_question_only_when_it_asks_one():
     searched = "كم مصنعاً زار كيم؟ وماذا تنتج هذه المصانع؟"  # the previous question rides along
     assert unconfirmed_reason(answer, "ar", searched, article, [], 0.6, 0.3, set(),
                               asked="وماذا تنتج هذه المصانع؟") is None
+
+
+def test_listed_names_glued_into_an_unlisted_one_are_flagged():
+    from bot.faithfulness import unlisted_name_runs
+
+    names = ["Vladimir Putin", "Kim Jong Un", "Kim", "Sergei Shoigu", "Shoigu", "Moon Jae-in", "Donald Trump",
+             "the Eastern Economic Forum", "Vladivostok", "South Korea", "Yoon Suk Yeol"]
+    ok = ["President Kim Jong Un met Vladimir Putin in Vladivostok.", "Moon Jae-in and Donald Trump met Kim.",
+          "South Korea's President Yoon Suk Yeol attended.", "At the Eastern Economic Forum, Putin spoke.",
+          "Kim Jong Un's train arrived; Shoigu, Kim and Putin met. [3]"]
+    for answer in ok:
+        assert unlisted_name_runs(answer, names, "Who?") == set(), answer
+    assert unlisted_name_runs("The submarine is the Kim Shoigu. [7]", names, "What is it called?") == {"Kim Shoigu"}
+    assert unlisted_name_runs("Donald Putin said so.", names, "Who?") == {"Donald Putin"}
+    assert unlisted_name_runs("Ivan Petrov said so.", names, "What did Ivan Petrov say?") == set(), "the user's"
+
+
+def test_a_name_question_needs_a_name_the_question_does_not_already_hold():
+    from bot.faithfulness import name_question_without_a_name
+
+    listed = ["كيم", "Kim", "فاغنر", "Wagner", "كامب ديفيد", "Camp David"]
+    question_ar, question_en = "ما اسم الغواصة التي دشنها كيم؟", "What is the name of the submarine Kim launched?"
+    assert name_question_without_a_name("غواصة قادرة على إطلاق صواريخ نووية دشنها كيم. [5]", question_ar, listed)
+    assert name_question_without_a_name("It can launch nuclear missiles, Kim said.", question_en, listed)
+    assert not name_question_without_a_name("اسمها كامب ديفيد. [5]", question_ar, listed)
+    assert not name_question_without_a_name("It is called Wagner.", question_en, listed)
+    assert not name_question_without_a_name("غواصة نووية.", "ماذا دشن كيم؟", listed), "not a name question"
+    assert not name_question_without_a_name("غواصة نووية.", question_ar, []), "no names list: nothing to judge by"
+
+
+def test_an_answer_that_only_repeats_the_question_is_flagged():
+    from bot.faithfulness import only_repeats_the_question
+
+    assert only_repeats_the_question("فيتنام. [6]", "من التقى كيم في فيتنام عام 2019؟")
+    assert only_repeats_the_question("Kim, in Vietnam.", "Whom did Kim meet in Vietnam?")
+    assert not only_repeats_the_question("دونالد ترامب. [6]", "من التقى كيم في فيتنام عام 2019؟")
+    assert not only_repeats_the_question("Putin.", "Who spoke first, Putin or Kim?"), "a choice is answered from it"
+    assert not only_repeats_the_question("[6]", "Whom did Kim meet?"), "no words: other checks decide"
+
+
+def test_a_listed_name_must_come_from_the_retrieved_passages_or_the_question():
+    from bot.faithfulness import names_outside_sources, unconfirmed_reason
+
+    names = [("فلاديفوستوك", "Vladivostok"), ("سيئول", "Seoul"), ("بوتين", "Putin"), ("كيم", "Kim"),
+             ("مجلس الأمن القومي", "the National Security Council")]
+    passages = "يلتقي بوتين وكيم في فلاديفوستوك."
+    question = "Where will Putin and Kim meet?"
+    assert names_outside_sources("Putin and Kim meet in Vladivostok. [2]", names, passages, question) == set()
+    assert names_outside_sources("Putin and Kim meet in Seoul. [2]", names, passages, question) == {"Seoul"}
+    assert names_outside_sources("هو عضو في مجلس الأمن القومي.", names, passages, "ما منصبه؟") == \
+        {"the National Security Council"}
+    assert names_outside_sources("They meet in Seoul.", names, passages, "Why not in Seoul?") == set(), "asked"
+    article = passages + " سيئول"
+    reason = unconfirmed_reason("Putin and Kim meet in Seoul.", "en", question, article, [e for _, e in names], 0.6,
+                                0.3, set(), names=names, sources=passages)
+    assert reason == "names_not_in_the_passages names=['Seoul']"
+    assert unconfirmed_reason("Putin and Kim meet in Seoul.", "en", question, article, [e for _, e in names], 0.6,
+                              0.3, set(), names=names) is None, "no passages given: not checked"
