@@ -43,9 +43,8 @@ VARIANTS: dict[str, dict] = {
     "whole article + the retrieved sentence closest to the question quoted": {"quote_sentence": True},
     "no second look at answers that missed the question": {"second_look": False},
     "plain decoding (no prompt-lookup drafts)": {"lookup_draft": 0},
-    "second look at off-question answers, closest sentence quoted": {"second_look": True, "second_look_passages": 0},
-    "second look at off-question answers, top 2 passages quoted (not the closest sentence)": {
-        "second_look": True, "second_look_passages": 2},
+    "second look at off-question answers, closest sentence quoted (not the top 2 passages)": {
+        "second_look": True, "second_look_passages": 0},
     "temperature 0.1 + second look at off-question answers, closest sentence quoted": {
         "temperature": 0.1, "second_look": True, "second_look_passages": 0},
     "no check that an answer's names occur in the retrieved passages": {"names_in_passages": False},

@@ -54,7 +54,7 @@ SUMMARY_BULLETS = 5
 SPOKEN_TURNS_KEPT = 512  # answered turns remembered verbatim for follow-ups (see Engine._earlier_turns)
 KEY_SENTENCE_HITS = 2  # the quoted sentence comes from the top passages only
 KEY_SENTENCE_CHARS = 200
-SECOND_LOOK_PASSAGES = 0  # passages quoted when a rejected answer is asked again; 0: the closest sentence only
+SECOND_LOOK_PASSAGES = 2  # passages quoted when a rejected answer is asked again; 0: the closest sentence only
 SECOND_LOOK_MAX_TOKENS = 80  # a fact answer is short; a second runaway answer must not double the wait
 # the checks after which a second look may find the answer: the model wrote about something else. Not after an
 # invented name or number: asked again, the model invents again (measured: all rejected answers re-asked turned
