@@ -97,7 +97,7 @@ class Settings:
     passage_hints: bool = True  # name the retrieved passage numbers next to the question
     quote_passages: int = 0  # whole-article layout: also repeat the top N retrieved passages with the question
     quote_sentence: bool = False  # whole-article layout: repeat the retrieved sentence closest to the question
-    second_look: bool = True  # an answer rejected as missing the question is asked again with its closest sentence quoted
+    second_look: bool = True  # an answer rejected as missing the question is asked again with the top passages quoted
     names_in_passages: bool = True  # a listed name in an answer must occur in the retrieved passages or the question
     use_names: bool = True  # put the article's names list (<article>.names.tsv) in the prompt
     history_turns: int = 6
