@@ -222,14 +222,14 @@ def test_a_follow_up_reuses_the_cached_previous_turn(engine, settings):
     assert plain.timings["evaluated_tokens"] > follow.timings["evaluated_tokens"] + 10, plain.timings
 
 
-def test_an_answer_off_the_question_gets_a_second_look_with_the_closest_sentence_quoted(engine, settings, monkeypatch,
-                                                                                        caplog):
-    """An answer rejected as missing the question (SECOND_LOOK_CHECKS) is asked once more with the retrieved
-    sentence closest to the question quoted; if that answer is rejected too, the honest 'cannot confirm' stays.
+def test_an_answer_off_the_question_gets_a_second_look_with_the_top_passages_quoted(engine, settings, monkeypatch,
+                                                                                     caplog):
+    """An answer rejected as missing the question (SECOND_LOOK_CHECKS) is asked once more with the top retrieved
+    passages quoted; if that answer is rejected too, the honest 'cannot confirm' stays.
     Answers rejected by other checks (here: weak support) are not asked again; ARTICLEBOT_SECOND_LOOK=0 turns
     it off."""
     import bot.engine as engine_module
-    from bot.engine import KEY_SENTENCE_HITS, Engine, key_sentence
+    from bot.engine import SECOND_LOOK_PASSAGES, Engine
 
     asked: list[str] = []
     real_stream = engine.llm.stream
@@ -252,8 +252,8 @@ def test_an_answer_off_the_question_gets_a_second_look_with_the_closest_sentence
         answer = strict.answer(question)
     assert answer.kind == "unconfirmed" and not answer.raw
     assert len(asked) == 2 and "event=second_look kind=unconfirmed" in caplog.text
-    _, sentence = key_sentence(strict._with_arabic_names(question), hits[:KEY_SENTENCE_HITS])
-    assert sentence in asked[1] and sentence not in asked[0]
+    assert SECOND_LOOK_PASSAGES and all(h.chunk.text in asked[1] for h in hits[:SECOND_LOOK_PASSAGES])
+    assert hits[0].chunk.text not in asked[0]
     asked.clear()
     no_second = Engine(settings.with_overrides(min_support=1.5, second_look=False), engine.article, engine.index,
                        engine.embedder, engine.llm, engine.prompts)
