@@ -1,6 +1,6 @@
 """Benchmark: raw llama.cpp (llama-cpp-python) against articlebot on the same model, in one run.
 
-Usage: python bench/bench.py [--model default|small|PATH] [--out bench/results.md]
+Usage: python bench/bench.py [--model default|small|PATH] [--out bench/results-default.md]
 Writes a Markdown table with the machine it ran on. Not a test: numbers, not assertions.
 """
 
@@ -81,7 +81,7 @@ def raw_llama(path: Path, threads: int, n_ctx: int, sizes: list[int], gen_tokens
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="default")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
+    parser.add_argument("--out", type=Path, help="default: bench/results-<model>.md")
     args = parser.parse_args()
 
     from bot.config import Settings
@@ -184,10 +184,9 @@ def main() -> int:
     for r in new + follow + refusal:
         lines.append(f"| {r['question']} | {r['kind']} | {r.get('first_token_s', 0):.2f} | {r.get('total_s', r.get('retrieval_s', 0)):.2f} | {r.get('completion_tokens', 0)} |")
     report = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    if args.out.exists() and args.out.name == "results.md":
-        report += "\n"
-    args.out.write_text(report, encoding="utf-8")
+    out = args.out or ROOT / "bench" / f"results-{Path(args.model).stem}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report, encoding="utf-8")
     print(report)
     return 0
 
