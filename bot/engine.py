@@ -59,7 +59,8 @@ SECOND_LOOK_MAX_TOKENS = 80  # a fact answer is short; a second runaway answer m
 # the checks after which a second look may find the answer: the model wrote about something else. Not after an
 # invented name or number: asked again, the model invents again (measured: all rejected answers re-asked turned
 # right refusals into answers)
-SECOND_LOOK_CHECKS = ("shares_no_word_with_the_question", "answer_only_repeats_the_question", "names_not_in_the_passages")
+SECOND_LOOK_CHECKS = ("shares_no_word_with_the_question", "answer_only_repeats_the_question",
+                      "names_not_in_the_passages")
 # passages retrieved for the names check (the whole article is in the prompt; the top_k named to the model are
 # too few: measured, a right answer's name lay outside them when retrieval missed its passage)
 NAME_CHECK_PASSAGES = 8
@@ -311,7 +312,6 @@ class Engine:
         stats = GenerationStats()
         raw = ""
         sent = 0  # characters of visible text already yielded
-        check = ""
         for piece in self.llm.stream(self._system, suffix_text, max_tokens, self.settings.temperature, stats, cancel,
                                      earlier=earlier):
             raw += piece
@@ -349,6 +349,7 @@ class Engine:
                 text, verbatim = kept, False
             sources = self._cited_sources(text, hits)
             text = _CITATIONS.sub("", text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in sources)
+        check = ""
         if kind == "answer":
             support = max((h.score for h in sources), default=0.0)
             text, kind, check = self._faithful(text, lang, support, query, question, candidates or hits)
@@ -492,8 +493,8 @@ def load_llm(settings: Settings, path: Path | None) -> ChatModel:
                          settings.llm_timeout)
     assert path is not None
     return LocalLLM(path, n_ctx=settings.n_ctx, threads=settings.threads, state_dir=settings.cache_dir / "states",
-                    repeat_penalty=settings.repeat_penalty, use_mmap=settings.llm_mmap, lookup_draft=settings.lookup_draft,
-                    repack=settings.llm_repack)
+                    repeat_penalty=settings.repeat_penalty, use_mmap=settings.llm_mmap,
+                    lookup_draft=settings.lookup_draft, repack=settings.llm_repack)
 
 
 def choose_prompt(settings: Settings, prompts: Prompts, llm: ChatModel, article: Article,

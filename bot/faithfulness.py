@@ -12,6 +12,8 @@ close to. `without_off_question_opening` removes a copied unrelated first senten
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+
 from .text import SENTENCE_END, is_arabic_char, lexical_tokens, normalize_arabic
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
@@ -192,8 +194,8 @@ def _name_words(text: str) -> list[str]:
     return [w.lower() for w in re.findall(r"[A-Za-z'’-]+", text) if w.lower() not in COMMON_CAPITALISED]
 
 
-_NAME_QUESTION = re.compile(r"\bwhat(?: is|'s| was)? (?:the |its |his |her |their )?names?\b|(^|\s)(ما|وما)\s+(هو\s+|هي\s+)?[اإ]سم",
-                            re.IGNORECASE)
+_NAME_QUESTION = re.compile(r"\bwhat(?: is|'s| was)? (?:the |its |his |her |their )?names?\b"
+                            r"|(^|\s)(ما|وما)\s+(هو\s+|هي\s+)?[اإ]سم", re.IGNORECASE)
 
 
 def name_question_without_a_name(answer: str, question: str, listed_names: list[str]) -> bool:
@@ -208,7 +210,7 @@ def name_question_without_a_name(answer: str, question: str, listed_names: list[
     return not any((name := normalize_arabic(n).lower()) in said and name not in asked for n in listed_names)
 
 
-def names_outside_sources(answer: str, names: list[tuple[str, str]], sources: str, question: str) -> set[str]:
+def names_outside_sources(answer: str, names: Sequence[tuple[str, str]], sources: str, question: str) -> set[str]:
     """Listed names (Arabic, English) that the answer uses but neither the retrieved passages nor the question
     hold. The whole article is in the prompt, so a name from another part of it passes the other checks;
     measured: "they meet in Seoul" for "where will Putin and Kim meet?", Kirby's title given to
@@ -237,7 +239,7 @@ def only_repeats_the_question(answer: str, question: str) -> bool:
 
 def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str, english_names: list[str],
                        support: float, min_support: float, vocabulary: set[str], asked: str = "",
-                       names: list[tuple[str, str]] = (), sources: str | None = None) -> str | None:
+                       names: Sequence[tuple[str, str]] = (), sources: str | None = None) -> str | None:
     """Why the answer cannot be confirmed (a log-ready reason), or None when every check passes: a number
     the article never writes; a count question answered without a number; a long answer sharing no word
     with the question; an English answer pasting Arabic text, naming someone not on the names list or
