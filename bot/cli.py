@@ -159,10 +159,15 @@ def _print_sources(answer, out=sys.stdout) -> None:
 def _stream_to(out, stream) -> object:
     """Print text pieces as they come; return the final Answer. If the final text differs from what was
     streamed (a checked answer was replaced), print the final text."""
-    from .engine import Answer
+    from .engine import Answer, Retraction
 
     shown = ""
     for item in stream:
+        if isinstance(item, Retraction):  # what was printed is withdrawn: say so, start a new line
+            out.write(f"\n↳ {item.note}\n")
+            out.flush()
+            shown = ""
+            continue
         if isinstance(item, Answer):
             if shown.strip() and item.text.startswith(shown):
                 out.write(item.text[len(shown):])  # the verified citations

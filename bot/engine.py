@@ -95,6 +95,14 @@ class Answer:
                 **({"check": self.check} if self.check else {})}
 
 
+@dataclass
+class Retraction:
+    """In a stream: the text streamed so far is withdrawn (the checks rejected it and the question is being
+    asked again); `note` is what to show until new text comes."""
+
+    note: str
+
+
 class EngineError(RuntimeError):
     """Startup problem (model, article, index) with a message that names the file and the fix."""
 
@@ -177,8 +185,9 @@ class Engine:
     # ---------------------------------------------------------------- answering
 
     def stream_answer(self, question: str, history: list[Turn] | None = None,
-                      cancel: threading.Event | None = None) -> Iterator[str | Answer]:
-        """Yield answer text pieces as they are generated, then the final Answer (always last)."""
+                      cancel: threading.Event | None = None) -> Iterator[str | Retraction | Answer]:
+        """Yield answer text pieces as they are generated, then the final Answer (always last). Before a
+        second look, a Retraction withdraws the pieces streamed so far."""
         history = list(history or [])[-self.settings.history_turns:] if self.settings.history_turns else []
         started = time.perf_counter()
         question = clean_text(question).strip()
@@ -216,6 +225,7 @@ class Engine:
         assert final is not None
         if (final.kind == "unconfirmed" and self.settings.second_look and final.check.startswith(SECOND_LOOK_CHECKS)
                 and not (cancel and cancel.is_set())):
+            yield Retraction(message("checking", lang))
             suffix_text, final = self._second_look(question, lang, candidates, history_block, query, started, earlier,
                                                    final)
         if final.raw:

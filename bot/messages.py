@@ -23,6 +23,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "I could not confirm an answer to that from the article, so I will not guess.",
         "ar": "لم أستطع التحقق من إجابة لذلك من نص المقال، لذا لن أخمّن.",
     },
+    "checking": {
+        "en": "That first answer did not hold up against the article; reading the passages again …",
+        "ar": "لم تصمد الإجابة الأولى أمام نص المقال؛ أعيد قراءة المقاطع …",
+    },
     "no_sources": {
         "en": "There are no sources yet: ask a question first.",
         "ar": "لا توجد مصادر بعد: اطرح سؤالاً أولاً.",

@@ -12,9 +12,12 @@ CITY = "فلاديفوستوك"
 
 
 def test_stream_yields_text_then_one_final_answer(engine):
+    from bot.engine import Retraction
+
     items = list(engine.stream_answer("Where are Putin and Kim expected to meet?"))
     assert isinstance(items[-1], Answer)
-    assert all(isinstance(i, str) for i in items[:-1])
+    assert all(isinstance(i, (str, Retraction)) for i in items[:-1]), "a second look withdraws the text first"
+    assert sum(isinstance(i, Retraction) for i in items) <= 1
     answer = items[-1]
     assert answer.language == "en"
     assert answer.sources, "every answer carries its sources"
@@ -229,7 +232,7 @@ def test_an_answer_off_the_question_gets_a_second_look_with_the_top_passages_quo
     Answers rejected by other checks (here: weak support) are not asked again; ARTICLEBOT_SECOND_LOOK=0 turns
     it off."""
     import bot.engine as engine_module
-    from bot.engine import SECOND_LOOK_PASSAGES, Engine
+    from bot.engine import SECOND_LOOK_PASSAGES, Engine, Retraction
 
     asked: list[str] = []
     real_stream = engine.llm.stream
@@ -249,9 +252,12 @@ def test_an_answer_off_the_question_gets_a_second_look_with_the_top_passages_quo
     monkeypatch.setattr(engine_module, "SECOND_LOOK_CHECKS", ("weak_support",))
     _, hits, _ = strict.retrieve(question, [])
     with caplog.at_level("INFO", logger="articlebot.engine"):
-        answer = strict.answer(question)
+        items = list(strict.stream_answer(question))
+    answer = items[-1]
     assert answer.kind == "unconfirmed" and not answer.raw
     assert len(asked) == 2 and "event=second_look kind=unconfirmed" in caplog.text
+    retractions = [i for i, item in enumerate(items) if isinstance(item, Retraction)]
+    assert len(retractions) == 1 and items[retractions[0]].note, "the first answer's text is withdrawn, with a note"
     assert SECOND_LOOK_PASSAGES and all(h.chunk.text in asked[1] for h in hits[:SECOND_LOOK_PASSAGES])
     assert hits[0].chunk.text not in asked[0]
     asked.clear()

@@ -291,3 +291,30 @@ async def test_llm_failure_gets_an_apology_and_the_bot_keeps_serving(fake, setti
     finally:
         await stop_app(application)
         await server.stop()
+
+
+async def test_a_rejected_first_answer_is_withdrawn_in_the_chat_before_the_second_look(settings, engine, tmp_path,
+                                                                                      monkeypatch):
+    """The checks reject the streamed answer and the engine asks again: the message stops showing the rejected
+    text at once (a note says the passages are being read again) and ends with the checked answer. Every answer
+    is rejected here (support above 1), and the second look is allowed after that check."""
+    import bot.engine as engine_module
+    from bot.engine import Engine
+    from bot.messages import message
+
+    monkeypatch.setattr(engine_module, "SECOND_LOOK_CHECKS", ("weak_support",))
+    strict = Engine(settings.with_overrides(min_support=1.5), engine.article, engine.index, engine.embedder,
+                    engine.llm, engine.prompts)
+    server = FakeTelegram()  # its own server: the module's app must not take these updates
+    await server.start()
+    application = await start_app(server, settings, strict, tmp_path)
+    try:
+        msg = server.user_message(150, "Where are Putin and Kim expected to meet?")
+        reply = await answer_to(server, msg, 120)
+        note = html.escape(message("checking", "en"))
+        shown = [reply.text, *reply.edits]
+        assert any(note in text for text in shown), shown
+        assert "could not confirm" in reply.final_text and note not in reply.final_text
+    finally:
+        await stop_app(application)
+        await server.stop()

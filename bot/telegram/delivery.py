@@ -132,12 +132,13 @@ class StreamingReply:
         self.first_visible_s: float | None = None
         self._started = time.perf_counter()
 
-    async def update(self, text: str) -> None:
-        """Show the partial answer, if the pace allows (plain escaped text plus a cursor)."""
+    async def update(self, text: str, force: bool = False) -> None:
+        """Show the partial answer, if the pace allows or `force` says it must (plain escaped text plus a
+        cursor)."""
         if not text.strip():
             return
         now = time.perf_counter()
-        if self.message_id is not None and now - self._last_edit < self.interval:
+        if not force and self.message_id is not None and now - self._last_edit < self.interval:
             return
         preview = html.escape(rtl(text[: TELEGRAM_LIMIT - 10], self.language)) + " ▌"
         await self._show(preview)

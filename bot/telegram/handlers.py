@@ -18,7 +18,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from ..config import Settings
-from ..engine import Answer, Engine, Turn
+from ..engine import Answer, Engine, Retraction, Turn
 from ..llm import LLMError, LLMUnavailable
 from ..messages import message
 from ..text import clean_text, detect_language
@@ -332,6 +332,10 @@ async def answer_job(ctx: BotContext, context: ContextTypes.DEFAULT_TYPE, job: J
                 if isinstance(item, Answer):
                     final = item
                     break
+                if isinstance(item, Retraction):  # the text shown so far was rejected: replace it at once
+                    text = ""
+                    await streamer.update(item.note, force=True)
+                    continue
                 text += item
                 if job.cancel.is_set():
                     break
