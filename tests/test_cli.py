@@ -78,3 +78,20 @@ def test_unusable_data_directory_is_a_clear_startup_error(tmp_path):
     assert result.returncode == 2
     assert "cannot open the chat database" in result.stderr and "ARTICLEBOT_DATA_DIR" in result.stderr
     assert "Traceback" not in result.stderr and "abc-secret-token" not in result.stderr
+
+
+def test_terminal_chat_shows_a_withdrawn_answer_as_withdrawn():
+    """The printer the terminal chat uses: text streamed before a Retraction stays on screen (a terminal cannot
+    unprint), so the note goes on a new line and the final answer is printed after it in full."""
+    import io
+
+    from bot.cli import _stream_to
+    from bot.engine import Answer, Retraction
+
+    out = io.StringIO()
+    final = Answer("They meet in Vladivostok. [2]", "en", "answer")
+    stream = iter(["They meet in ", "Seoul.", Retraction("reading the passages again …"), "They meet in ",
+                   "Vladivostok.", final])
+    assert _stream_to(out, stream) is final
+    lines = out.getvalue().splitlines()
+    assert lines == ["They meet in Seoul.", "↳ reading the passages again …", "They meet in Vladivostok. [2]"]
