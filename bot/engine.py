@@ -375,9 +375,8 @@ class Engine:
         what was asked, `passages` where the answer's names must occur."""
         listed = list(self.article.names) if self.settings.use_names else []
         sources = " ".join(h.chunk.text for h in passages) if self.settings.names_in_passages else None
-        reason = unconfirmed_reason(text, lang, query, self.article.text, [english for _, english in listed], support,
-                                    self.settings.min_support, self._vocabulary, asked=question, names=listed,
-                                    sources=sources)
+        reason = unconfirmed_reason(text, lang, query, self.article.text, listed, support, self.settings.min_support,
+                                    self._vocabulary, asked=question, sources=sources)
         if reason:
             log.info("event=answer_unconfirmed reason=%s", reason)
             return message("unconfirmed", lang), "unconfirmed", reason

@@ -237,9 +237,9 @@ def only_repeats_the_question(answer: str, question: str) -> bool:
     return bool(words) and not _CHOICE.search(question) and _word_forms(words) <= _word_forms(content_words(question))
 
 
-def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str, english_names: list[str],
+def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str, names: Sequence[tuple[str, str]],
                        support: float, min_support: float, vocabulary: set[str], asked: str = "",
-                       names: Sequence[tuple[str, str]] = (), sources: str | None = None) -> str | None:
+                       sources: str | None = None) -> str | None:
     """Why the answer cannot be confirmed (a log-ready reason), or None when every check passes: a number
     the article never writes; a count question answered without a number; a long answer sharing no word
     with the question; an English answer pasting Arabic text, naming someone not on the names list or
@@ -250,7 +250,8 @@ def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str,
     above; answers of a few words that all occur in the article are exempt, embeddings cannot judge them).
     `question` may carry the previous question too (a follow-up's search text); `asked` is only what was
     asked now, which alone decides what kind of question it is. `names`: the names list as (Arabic,
-    English) pairs."""
+    English) pairs, empty when the article has none."""
+    english_names = [english for _, english in names]
     invented = unsupported_numbers(answer, article_text)
     if invented:
         return f"numbers_not_in_article numbers={sorted(invented)}"

@@ -102,8 +102,8 @@ def test_unconfirmed_reason_names_the_failing_check():
     from bot.faithfulness import content_words, unconfirmed_reason
 
     article = "التقى كيم دونالد ترامب في فيتنام عام 2019 وزار خمسة مصانع."
-    names = ["Kim Jong Un", "Donald Trump", "Vietnam"]
-    vocabulary = content_words(article + " " + " ".join(names))
+    names = [("كيم جونغ أون", "Kim Jong Un"), ("دونالد ترامب", "Donald Trump"), ("فيتنام", "Vietnam")]
+    vocabulary = content_words(article + " " + " ".join(english for _, english in names))
 
     def reason(answer: str, question: str, lang: str = "en", support: float = 0.6) -> str | None:
         return unconfirmed_reason(answer, lang, question, article, names, support, 0.30, vocabulary)
@@ -178,8 +178,8 @@ def test_a_listed_name_must_come_from_the_retrieved_passages_or_the_question():
         {"the National Security Council"}
     assert names_outside_sources("They meet in Seoul.", names, passages, "Why not in Seoul?") == set(), "asked"
     article = passages + " سيئول"
-    reason = unconfirmed_reason("Putin and Kim meet in Seoul.", "en", question, article, [e for _, e in names], 0.6,
-                                0.3, set(), names=names, sources=passages)
+    reason = unconfirmed_reason("Putin and Kim meet in Seoul.", "en", question, article, names, 0.6, 0.3, set(),
+                                sources=passages)
     assert reason == "names_not_in_the_passages names=['Seoul']"
-    assert unconfirmed_reason("Putin and Kim meet in Seoul.", "en", question, article, [e for _, e in names], 0.6,
-                              0.3, set(), names=names) is None, "no passages given: not checked"
+    assert unconfirmed_reason("Putin and Kim meet in Seoul.", "en", question, article, names, 0.6, 0.3,
+                              set()) is None, "no passages given: not checked"
