@@ -99,17 +99,36 @@ def shared_words(text: str, question: str) -> set[str]:
     return _word_forms(content_words(text)) & _word_forms(content_words(question))
 
 
-def shares_a_word(text: str, question: str) -> bool:
-    return bool(shared_words(text, question))
+COMMON_WORD_SHARE = 0.35  # a word in at least this share of the passages says nothing about which one is meant
 
 
-def off_question(answer: str, question: str) -> bool:
-    """A long answer that shares no content word with the question: measured on the evaluation set, these
-    are copied sentences about something else; short answers ("فلاديفوستوك.") are never flagged."""
-    return len(content_words(answer)) >= LONG_ANSWER_WORDS and not shares_a_word(answer, question)
+def common_words(passages: Sequence[str]) -> frozenset[str]:
+    """Word forms found in COMMON_WORD_SHARE or more of the passages: the article's own topic words («كوريا»,
+    «روسي», «عسكري» in the bundled article, each in 8-13 of 21 passages). Sharing only these with the
+    question does not show that a sentence is about what was asked. Fewer than three passages: none."""
+    if len(passages) < 3:
+        return frozenset()
+    counts: dict[str, int] = {}
+    for passage in passages:
+        for form in _word_forms(content_words(passage)):
+            counts[form] = counts.get(form, 0) + 1
+    return frozenset(form for form, n in counts.items() if n >= COMMON_WORD_SHARE * len(passages))
 
 
-def without_off_question_opening(answer: str, question: str) -> str:
+def shares_a_word(text: str, question: str, common: frozenset[str] = frozenset()) -> bool:
+    """Whether text and question share a content word that is not one of the article's `common` words."""
+    return bool(shared_words(text, question) - common)
+
+
+def off_question(answer: str, question: str, common: frozenset[str] = frozenset()) -> bool:
+    """A long answer that shares no content word with the question, the article's `common` words aside:
+    measured on the evaluation set, these are copied sentences about something else (the Camp David summit
+    sentence, sharing only «كوريا», for «من رافق شويغو في زيارته إلى كوريا؟»); short answers
+    ("فلاديفوستوك.") are never flagged."""
+    return len(content_words(answer)) >= LONG_ANSWER_WORDS and not shares_a_word(answer, question, common)
+
+
+def without_off_question_opening(answer: str, question: str, common: frozenset[str] = frozenset()) -> str:
     """The answer without a long first sentence that shares no word with the question, when the rest does.
     Measured: the default model often opens Arabic answers by copying one unrelated sentence of the article
     ("في المقابل، يمكن أن تتوسع موسكو ...") and then answers."""
@@ -117,8 +136,8 @@ def without_off_question_opening(answer: str, question: str) -> str:
     if len(parts) < 2:
         return answer
     first, rest = parts[0], parts[1].strip()
-    if (rest and len(content_words(first)) >= LONG_ANSWER_WORDS and not shares_a_word(first, question)
-            and shares_a_word(rest, question)):
+    if (rest and len(content_words(first)) >= LONG_ANSWER_WORDS and not shares_a_word(first, question, common)
+            and shares_a_word(rest, question, common)):
         return rest
     return answer
 
@@ -239,7 +258,7 @@ def only_repeats_the_question(answer: str, question: str) -> bool:
 
 def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str, names: Sequence[tuple[str, str]],
                        support: float, min_support: float, vocabulary: set[str], asked: str = "",
-                       sources: str | None = None) -> str | None:
+                       sources: str | None = None, common: frozenset[str] = frozenset()) -> str | None:
     """Why the answer cannot be confirmed (a log-ready reason), or None when every check passes: a number
     the article never writes; a count question answered without a number; a long answer sharing no word
     with the question; an English answer pasting Arabic text, naming someone not on the names list or
@@ -250,14 +269,15 @@ def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str,
     above; answers of a few words that all occur in the article are exempt, embeddings cannot judge them).
     `question` may carry the previous question too (a follow-up's search text); `asked` is only what was
     asked now, which alone decides what kind of question it is. `names`: the names list as (Arabic,
-    English) pairs, empty when the article has none."""
+    English) pairs, empty when the article has none. `common`: the article's topic words (`common_words`),
+    which alone do not tie an answer to the question."""
     english_names = [english for _, english in names]
     invented = unsupported_numbers(answer, article_text)
     if invented:
         return f"numbers_not_in_article numbers={sorted(invented)}"
     if count_without_number(answer, asked or question):
         return "no_number_for_a_count_question"
-    if off_question(answer, question):
+    if off_question(answer, question, common):
         return "shares_no_word_with_the_question"
     if lang == "en" and copied_arabic_run(answer):
         return "english_answer_pastes_arabic_text"

@@ -37,6 +37,23 @@ def test_long_answer_sharing_no_content_word_with_the_question_is_flagged():
                             "At which forum will the two leaders meet?")
 
 
+def test_sharing_only_the_articles_topic_words_does_not_tie_an_answer_to_the_question(engine):
+    """The Camp David sentence shares only «كوريا» with a question about Shoigu's companion: «كوريا» is in
+    a third of the passages, so it says nothing; the right answer shares «شويغو» and passes."""
+    from bot.faithfulness import common_words, off_question
+
+    common = common_words([c.text for c in engine.index.chunks])
+    assert {"كوريا", "روسي"} <= common and "شويغو" not in common and "كريفوروتشكو" not in common
+    question = "من رافق شويغو في زيارته إلى كوريا؟"
+    camp_david = ("وكانت الولايات المتحدة قد استدعت في أغسطس/ آب الماضي كلاً من رئيس وزراء اليابان فوميو كيشيدا، "
+                  "ورئيس كوريا الجنوبية يون سوك يول إلى قمة ثلاثية في منتجع كامب ديفيد")
+    right = "رافق شويغو في زيارته الجنرال أليكسي كريفوروتشكو، نائب وزير الدفاع الروسي المسؤول عن المشتريات العسكرية."
+    assert not off_question(camp_david, question), "without the article's topic words «كوريا» counts"
+    assert off_question(camp_david, question, common)
+    assert not off_question(right, question, common)
+    assert common_words(["كوريا", "كوريا"]) == frozenset(), "too few passages to tell topic words"
+
+
 def test_english_answer_pasting_arabic_text_is_caught():
     from bot.faithfulness import copied_arabic_run
 
