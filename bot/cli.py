@@ -134,7 +134,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
     from .engine import ensure_index
     from .models import resolve_model_path
-    from .retrieval import Embedder
+    from .retrieval import load_embedder
     from .text import load_article
 
     try:
@@ -142,8 +142,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     started = time.perf_counter()
-    embedder = Embedder(resolve_model_path(settings, settings.embed_model, "embed"), settings.threads,
-                        settings.embed_dtype, settings.cache_dir)
+    embedder = load_embedder(resolve_model_path(settings, settings.embed_model, "embed"), settings.threads,
+                             settings.embed_backend, settings.embed_dtype, settings.cache_dir, _progress)
     index = ensure_index(settings, article, embedder, _progress, force=args.force)
     print(f"index: {len(index.chunks)} chunks, {index.manifest['dims']} dims, "
           f"{time.perf_counter() - started:.1f} s (build {index.manifest.get('build_seconds', 0):.1f} s) -> {settings.index_dir}")

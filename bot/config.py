@@ -11,6 +11,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL_SCHEMES = ("postgresql://", "postgres://")
 
 
+EMBED_BACKENDS = ("onnx-int8", "onnx", "torch")
+
+
 class ConfigError(ValueError):
     """A setting has a value we cannot use; the message names the setting and the fix."""
 
@@ -75,7 +78,8 @@ class Settings:
     llm_model: str = "default"
     # A manifest name (embed) or a path to any sentence-transformers model directory.
     embed_model: str = "embed"
-    embed_dtype: str = "auto"  # auto (bfloat16 on CPUs with native bf16) | float32 | bfloat16
+    embed_dtype: str = "auto"  # torch backend: auto (bfloat16 on CPUs with native bf16) | float32 | bfloat16
+    embed_backend: str = "onnx-int8"  # onnx-int8 | onnx (float32) | torch; see bot/onnx_embedder.py
     article: Path = PROJECT_ROOT / "index" / "article-ar.txt"
     index_dir: Path = PROJECT_ROOT / "index" / "build"
     data_dir: Path = PROJECT_ROOT / "data"
@@ -144,6 +148,7 @@ class Settings:
             llm_model=env.get("ARTICLEBOT_LLM_MODEL", "").strip() or d.llm_model,
             embed_model=env.get("ARTICLEBOT_EMBED_MODEL", "").strip() or d.embed_model,
             embed_dtype=env.get("ARTICLEBOT_EMBED_DTYPE", "").strip() or d.embed_dtype,
+            embed_backend=env.get("ARTICLEBOT_EMBED_BACKEND", "").strip() or d.embed_backend,
             article=_path(env, "ARTICLEBOT_ARTICLE", d.article),
             index_dir=_path(env, "ARTICLEBOT_INDEX_DIR", d.index_dir),
             data_dir=_path(env, "ARTICLEBOT_DATA_DIR", d.data_dir),
@@ -211,6 +216,8 @@ class Settings:
             raise ConfigError(f"ARTICLEBOT_RETRIEVAL={self.retrieval!r}: use hybrid, dense or lexical")
         if self.embed_dtype not in {"auto", "float32", "bfloat16"}:
             raise ConfigError(f"ARTICLEBOT_EMBED_DTYPE={self.embed_dtype!r}: use auto, float32 or bfloat16")
+        if self.embed_backend not in EMBED_BACKENDS:
+            raise ConfigError(f"ARTICLEBOT_EMBED_BACKEND={self.embed_backend!r}: use one of {', '.join(EMBED_BACKENDS)}")
         if self.prompt_mode not in {"auto", "article", "retrieval"}:
             raise ConfigError(f"ARTICLEBOT_PROMPT_MODE={self.prompt_mode!r}: use auto, article or retrieval")
         if not self.telegram_api_base_url.rstrip("/").endswith("/bot"):

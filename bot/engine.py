@@ -22,13 +22,14 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from .config import Settings
-from .faithfulness import content_words, shared_words, unconfirmed_reason, without_off_question_opening
+from .faithfulness import (common_words, content_words, shared_words, unconfirmed_reason,
+                           without_off_question_opening)
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
 from .messages import bilingual, message
 from .models import resolve_model_path
 from .prompts import Prompts
-from .retrieval import CHUNK_MAX_CHARS, RRF_K, ArticleIndex, Embedder, Hit
+from .retrieval import CHUNK_MAX_CHARS, RRF_K, ArticleIndex, Hit, TextEncoder, load_embedder
 from .text import (Article, Chunk, answer_language_ok, arabic_ratio, chunk_article, chunk_core_text, clean_text,
                    detect_language, load_article, sentence_spans)
 
@@ -108,7 +109,7 @@ class EngineError(RuntimeError):
 
 
 class Engine:
-    def __init__(self, settings: Settings, article: Article, index: ArticleIndex, embedder: Embedder,
+    def __init__(self, settings: Settings, article: Article, index: ArticleIndex, embedder: TextEncoder,
                  llm: ChatModel, prompts: Prompts) -> None:
         self.settings = settings
         self.article = article
@@ -122,6 +123,7 @@ class Engine:
         self.mode, self.prefix_tokens, self._system = choose_prompt(settings, prompts, llm, article, index.chunks)
         # words an answer may consist of without further checks (see short_answer_from_article)
         self._vocabulary = content_words(" ".join([article.text, *(english for _, english in article.names)]))
+        self._common_words = common_words([chunk.text for chunk in index.chunks])  # see faithfulness.off_question
 
     # ---------------------------------------------------------------- construction
 
@@ -139,8 +141,8 @@ class Engine:
         # LLM and its article prefix in another (chunking needs no embeddings, so the prefix is known early).
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="load") as pool:
             progress("loading the embedding model and the language model ...")
-            embedder_future = pool.submit(Embedder, embed_path, settings.threads, settings.embed_dtype,
-                                          settings.cache_dir)
+            embedder_future = pool.submit(load_embedder, embed_path, settings.threads, settings.embed_backend,
+                                          settings.embed_dtype, settings.cache_dir, progress)
             llm = load_llm(settings, llm_path)
             _, _, system = choose_prompt(settings, prompts, llm, article, chunk_article(article, CHUNK_MAX_CHARS))
             progress("preparing the article prompt (slow only the first time) ...")
@@ -353,7 +355,7 @@ class Engine:
             sources, text = hits, _trim_bullets(_CITATIONS.sub("", text).strip(), SUMMARY_BULLETS)
         else:  # the citations shown are the verified sources, not the model's guesses
             text = without_echoed_instruction(text)
-            kept = without_off_question_opening(text, query) if kind == "answer" else text
+            kept = without_off_question_opening(text, query, self._common_words) if kind == "answer" else text
             if kept != text:
                 log.info("event=answer_opening_dropped reason=shares_no_word_with_the_question")
                 text, verbatim = kept, False
@@ -376,7 +378,7 @@ class Engine:
         listed = list(self.article.names) if self.settings.use_names else []
         sources = " ".join(h.chunk.text for h in passages) if self.settings.names_in_passages else None
         reason = unconfirmed_reason(text, lang, query, self.article.text, listed, support, self.settings.min_support,
-                                    self._vocabulary, asked=question, sources=sources)
+                                    self._vocabulary, asked=question, sources=sources, common=self._common_words)
         if reason:
             log.info("event=answer_unconfirmed reason=%s", reason)
             return message("unconfirmed", lang), "unconfirmed", reason
@@ -475,7 +477,7 @@ class Engine:
 
 # -------------------------------------------------------------------- helpers
 
-def ensure_index(settings: Settings, article: Article, embedder: Embedder,
+def ensure_index(settings: Settings, article: Article, embedder: TextEncoder,
                  progress: Callable[[str], None] = lambda _m: None, force: bool = False) -> ArticleIndex:
     """Load the index, rebuilding it by itself when missing, stale (article or embedder changed) or corrupt."""
     directory = settings.index_dir / "article"

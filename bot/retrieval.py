@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -29,6 +30,31 @@ class IndexProblem(RuntimeError):
 
 
 # --------------------------------------------------------------------------- embeddings
+
+class TextEncoder(Protocol):
+    """What the index and the engine need from an embedding model (`Embedder` or `OnnxEmbedder`)."""
+
+    dims: int
+    fingerprint: str  # changes with the model and with anything that changes its vectors
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_documents(self, texts: list[str]) -> np.ndarray: ...
+
+
+def load_embedder(path: Path, threads: int | None, backend: str, dtype: str, cache_dir: Path,
+                  progress: Callable[[str], None] = lambda _msg: None) -> TextEncoder:
+    """The embedding model on `backend`: ONNX Runtime (int8 or float32 weights, exported once with torch) or
+    torch itself. A model ONNX cannot run (no tokenizer.json, an export that fails) falls back to torch."""
+    if backend.startswith("onnx"):
+        from .onnx_embedder import OnnxEmbedder, OnnxUnavailable
+
+        try:
+            return OnnxEmbedder(path, threads, cache_dir, backend == "onnx-int8", model_fingerprint(path), progress)
+        except OnnxUnavailable as exc:
+            log.warning("event=embedder_onnx_unavailable backend=torch error=%s", exc)
+    return Embedder(path, threads, dtype, cache_dir)
+
 
 class Embedder:
     """sentence-transformers model, with the model's own query/document prompts when it has them.
@@ -239,7 +265,7 @@ class ArticleIndex:
     # ---------------------------------------------------------------- build / persist
 
     @classmethod
-    def build(cls, article: Article, embedder: Embedder) -> "ArticleIndex":
+    def build(cls, article: Article, embedder: TextEncoder) -> "ArticleIndex":
         started = time.perf_counter()
         chunks = chunk_article(article, CHUNK_MAX_CHARS)
         if not chunks:

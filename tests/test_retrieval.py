@@ -79,25 +79,81 @@ def test_corrupt_index_is_rebuilt(engine, settings, tmp_path):
     assert ArticleIndex.load(tmp_path / "article", engine.article).dense.ntotal == len(index.chunks)
 
 
-def test_embedder_precision_follows_the_cpu_and_keys_the_index(engine, settings):
+@pytest.fixture(scope="module")
+def torch_embedder(settings):
+    """The embedding model on torch (the fallback backend), for the tests of that backend."""
+    from bot.models import resolve_model_path
+    from bot.retrieval import Embedder
+
+    return Embedder(resolve_model_path(settings, settings.embed_model, "embed"), settings.threads,
+                    settings.embed_dtype, settings.cache_dir)
+
+
+def test_embedder_precision_follows_the_cpu_and_keys_the_index(torch_embedder, settings):
     from bot.retrieval import cpu_has_native_bf16, resolve_embed_dtype
 
     expected = "bfloat16" if cpu_has_native_bf16() else "float32"
     assert resolve_embed_dtype("auto") == expected and resolve_embed_dtype("float32") == "float32"
-    assert engine.embedder.dtype == expected
-    assert engine.embedder.fingerprint.endswith("-bf16") == (expected == "bfloat16"), \
+    assert torch_embedder.dtype == expected
+    assert torch_embedder.fingerprint.endswith("-bf16") == (expected == "bfloat16"), \
         "an index built at the other precision is rebuilt"
     copies = list((settings.cache_dir / "derived").glob(f"*-{expected}-v3/.complete"))
     assert copies, "the prepared copy is made once and reused"
 
 
-def test_prepared_copy_tokenizes_like_the_original(engine, settings):
+def test_prepared_copy_tokenizes_like_the_original(torch_embedder, engine, settings):
     """The copy loads tokenizer.json straight into the Rust tokenizer; ids must not change."""
     from transformers import AutoTokenizer
 
     copy = next((settings.cache_dir / "derived").glob("*-v3"))
-    original = AutoTokenizer.from_pretrained(str(engine.embedder.path), local_files_only=True)
+    original = AutoTokenizer.from_pretrained(str(torch_embedder.path), local_files_only=True)
     prepared = AutoTokenizer.from_pretrained(str(copy), local_files_only=True)
     assert type(prepared).__name__ in ("PreTrainedTokenizerFast", "TokenizersBackend")
     texts = [c.text for c in engine.index.chunks[:5]] + ["Who is Sergei Shoigu? ٢٠٢٣"]
     assert [original(t)["input_ids"] for t in texts] == [prepared(t)["input_ids"] for t in texts]
+
+
+def test_onnx_embedder_is_the_default_and_agrees_with_torch(engine, torch_embedder, settings):
+    """int8 ONNX vectors stay within cosine 0.97 of torch's and rank the article's passages alike."""
+    from bot.onnx_embedder import OnnxEmbedder
+
+    assert isinstance(engine.embedder, OnnxEmbedder) and engine.embedder.fingerprint.endswith("-onnx-int8")
+    assert not list((settings.cache_dir / "derived").glob("*.partial")), "no half-written export is left"
+    questions = ["أين يتوقع أن يلتقي بوتين وكيم؟", "Who accompanied Shoigu to North Korea?", "ما منصب جون كيربي؟"]
+    onnx_q, torch_q = engine.embedder.encode_queries(questions), torch_embedder.encode_queries(questions)
+    passages = [c.text for c in engine.index.chunks]
+    onnx_d, torch_d = engine.embedder.encode_documents(passages), torch_embedder.encode_documents(passages)
+    assert onnx_q.shape == torch_q.shape == (3, torch_embedder.dims)
+    assert np.allclose(np.linalg.norm(onnx_q, axis=1), 1.0, atol=1e-4)
+    assert min((onnx_q * torch_q).sum(axis=1)) > 0.97 and min((onnx_d * torch_d).sum(axis=1)) > 0.97
+    assert list((onnx_q @ onnx_d.T).argmax(axis=1)) == list((torch_q @ torch_d.T).argmax(axis=1))
+    alone = engine.embedder.encode_queries([questions[0]])
+    assert np.allclose(alone[0], onnx_q[0], atol=1e-6), "a text's vector does not depend on its batch"
+
+
+def test_a_model_onnx_cannot_export_falls_back_to_torch(settings, tmp_path, monkeypatch, caplog):
+    """A model whose export fails (an architecture the tracer cannot follow) is served by torch, and no
+    half-written export is left in the cache."""
+    import bot.onnx_embedder
+    from bot.models import resolve_model_path
+    from bot.retrieval import Embedder, load_embedder
+
+    def failing_export(path, target, quantized):
+        target.parent.mkdir(parents=True)
+        raise RuntimeError("unordered_map::at")
+
+    monkeypatch.setattr(bot.onnx_embedder, "export_onnx", failing_export)
+    cache = tmp_path / "cache"
+    embedder = load_embedder(resolve_model_path(settings, settings.embed_model, "embed"), settings.threads,
+                             "onnx-int8", "float32", cache)
+    assert isinstance(embedder, Embedder) and embedder.encode_queries(["أين؟"]).shape == (1, embedder.dims)
+    assert "embedder_onnx_unavailable" in caplog.text and "unordered_map::at" in caplog.text
+    assert not list((cache / "derived").glob("*onnx*/model.onnx"))
+
+
+def test_embed_backend_is_validated():
+    from bot.config import ConfigError, Settings
+
+    assert Settings.from_env({"ARTICLEBOT_EMBED_BACKEND": "torch"}).embed_backend == "torch"
+    with pytest.raises(ConfigError, match="ARTICLEBOT_EMBED_BACKEND"):
+        Settings.from_env({"ARTICLEBOT_EMBED_BACKEND": "tensorflow"})
