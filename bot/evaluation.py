@@ -23,8 +23,13 @@ _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
 RECALL_K = 5
 
 
+_ARABIC_ARTICLE = re.compile(r"(?<!\S)ال(?=\S{2})")
+
+
 def normalize_for_match(text: str) -> str:
-    return " ".join(_PUNCT.sub(" ", normalize_arabic(text)).split())
+    """Spelling variants folded, punctuation dropped, and the Arabic definite article «ال» taken off each
+    word: «منتدى الاقتصادي الشرقي» names the same forum as «المنتدى الاقتصادي الشرقي»."""
+    return _ARABIC_ARTICLE.sub("", " ".join(_PUNCT.sub(" ", normalize_arabic(text)).split()))
 
 
 def contains_any(text: str, variants: list[str]) -> bool:

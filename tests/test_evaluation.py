@@ -18,6 +18,9 @@ def test_matching_ignores_arabic_spelling_variants_and_digits():
     assert contains_any("إلى فيتنام", ["الى فيتنام"])
     assert contains_any("على هامش المنتدى", ["علي"])
     assert contains_any("They met in VLADIVOSTOK.", ["Vladivostok"])
+    assert contains_any("سيلتقيان في منتدى الاقتصادي الشرقي", ["المنتدى الاقتصادي الشرقي"]), "with or without «ال»"
+    assert not contains_any("المنتدى الاقتصادي الغربي", ["المنتدى الاقتصادي الشرقي"])
+    assert contains_any("It is also the allies' forum", ["also the allies"]), "Latin «al» is not an article"
     assert not contains_any("They met in Moscow.", ["Vladivostok", "فلاديفوستوك"])
 
 
