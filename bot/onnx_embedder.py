@@ -115,6 +115,8 @@ class OnnxEmbedder:
         options = onnxruntime.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        # ONNX Runtime's threads otherwise spin after each run, taking the cores llama.cpp needs next
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(model_file.parent / "tokenizer.json"))
         st_config = _json(model_file.parent / "config_sentence_transformers.json")
