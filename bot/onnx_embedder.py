@@ -117,7 +117,11 @@ class OnnxEmbedder:
             options.intra_op_num_threads = threads
         # ONNX Runtime's threads otherwise spin after each run, taking the cores llama.cpp needs next
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - a damaged export: removed, made again at the next start
+            shutil.rmtree(model_file.parent, ignore_errors=True)
+            raise OnnxUnavailable(f"the cached export {model_file} is unreadable and was removed: {exc}") from None
         self.tokenizer = Tokenizer.from_file(str(model_file.parent / "tokenizer.json"))
         st_config = _json(model_file.parent / "config_sentence_transformers.json")
         max_tokens = _json(model_file.parent / "sentence_bert_config.json").get("max_seq_length")

@@ -151,6 +151,25 @@ def test_a_model_onnx_cannot_export_falls_back_to_torch(settings, tmp_path, monk
     assert not list((cache / "derived").glob("*onnx*/model.onnx"))
 
 
+def test_a_damaged_onnx_export_is_removed_and_torch_serves(settings, tmp_path):
+    """A cached export cut short (a full disk, a killed copy) must not stop the bot: torch serves this start,
+    and the damaged file is gone so the next start exports again."""
+    import shutil
+
+    from bot.models import resolve_model_path
+    from bot.onnx_embedder import onnx_path
+    from bot.retrieval import Embedder, load_embedder, model_fingerprint
+
+    path = resolve_model_path(settings, settings.embed_model, "embed")
+    cache = tmp_path / "cache"
+    damaged = onnx_path(path, cache, True, model_fingerprint(path))
+    shutil.copytree(onnx_path(path, settings.cache_dir, True, model_fingerprint(path)).parent, damaged.parent)
+    damaged.write_bytes(damaged.read_bytes()[:100_000])
+    embedder = load_embedder(path, settings.threads, "onnx-int8", "float32", cache)
+    assert isinstance(embedder, Embedder) and embedder.encode_queries(["أين؟"]).shape == (1, embedder.dims)
+    assert not damaged.parent.exists()
+
+
 def test_embed_backend_is_validated():
     from bot.config import ConfigError, Settings
 
