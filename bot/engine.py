@@ -22,7 +22,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from .config import Settings
-from .faithfulness import (common_words, content_words, shared_words, unconfirmed_reason,
+from .faithfulness import (common_words, content_words, lasting_reason, shared_words, unconfirmed_reason,
                            without_off_question_opening)
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
@@ -30,8 +30,8 @@ from .messages import bilingual, message
 from .models import resolve_model_path
 from .prompts import Prompts
 from .retrieval import CHUNK_MAX_CHARS, RRF_K, ArticleIndex, Hit, TextEncoder, load_embedder
-from .text import (Article, Chunk, answer_language_ok, arabic_ratio, chunk_article, chunk_core_text, clean_text,
-                   detect_language, load_article, sentence_spans)
+from .text import (SENTENCE_END, Article, Chunk, answer_language_ok, arabic_ratio, chunk_article, chunk_core_text,
+                   clean_text, detect_language, load_article, sentence_spans)
 
 log = logging.getLogger("articlebot.engine")
 
@@ -324,6 +324,8 @@ class Engine:
         stats = GenerationStats()
         raw = ""
         sent = 0  # characters of visible text already yielded
+        settled = ""  # the part of the answer the early check has seen (see _settled_text)
+        doomed = ""  # why the answer will be rejected whatever follows, once the early check knows
         for piece in self.llm.stream(self._system, suffix_text, max_tokens, self.settings.temperature, stats, cancel,
                                      earlier=earlier):
             raw += piece
@@ -332,6 +334,11 @@ class Engine:
                 continue  # may still be (or is) the refusal sentinel: show nothing yet
             if SENTINEL in raw:
                 break  # the model gave up mid-answer; we keep what it said before
+            if kind == "answer" and self.settings.stop_early and len(now := _settled_text(body)) > len(settled):
+                settled = now
+                if doomed := self._lasting_rejection(settled, lang, query, candidates or hits) or "":
+                    log.info("event=generation_stopped_early reason=%s tokens=%d", doomed, stats.completion_tokens)
+                    break
             visible = _visible(body)
             trimmed = _trim_bullets(visible, SUMMARY_BULLETS) if kind == "summary" else visible
             enough = len(trimmed) < len(visible.strip())
@@ -362,7 +369,9 @@ class Engine:
             sources = self._cited_sources(text, hits)
             text = _CITATIONS.sub("", text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in sources)
         check = ""
-        if kind == "answer":
+        if kind == "answer" and doomed:  # stopped early: the rest of the answer was never written
+            text, kind, check = message("unconfirmed", lang), "unconfirmed", doomed
+        elif kind == "answer":
             support = max((h.score for h in sources), default=0.0)
             text, kind, check = self._faithful(text, lang, support, query, question, candidates or hits)
         if kind == "answer" and not answer_language_ok(text, lang):
@@ -375,14 +384,25 @@ class Engine:
         """(text, kind, failed check): the answer, or an honest 'cannot confirm' when one of the checks in
         `faithfulness` fails. `query` is what was searched (a follow-up with the previous question), `question`
         what was asked, `passages` where the answer's names must occur."""
-        listed = list(self.article.names) if self.settings.use_names else []
-        sources = " ".join(h.chunk.text for h in passages) if self.settings.names_in_passages else None
+        listed, sources = self._check_inputs(passages)
         reason = unconfirmed_reason(text, lang, query, self.article.text, listed, support, self.settings.min_support,
                                     self._vocabulary, asked=question, sources=sources, common=self._common_words)
         if reason:
             log.info("event=answer_unconfirmed reason=%s", reason)
             return message("unconfirmed", lang), "unconfirmed", reason
         return text, "answer", ""
+
+    def _lasting_rejection(self, settled: str, lang: str, query: str, passages: list[Hit]) -> str | None:
+        """The reason the answer will be rejected whatever follows `settled` (complete sentences that stay in
+        it), or None: see faithfulness.lasting_reason."""
+        listed, sources = self._check_inputs(passages)
+        return lasting_reason(settled, lang, query, self.article.text, listed, sources)
+
+    def _check_inputs(self, passages: list[Hit]) -> tuple[list[tuple[str, str]], str | None]:
+        """The names list and the passages text the checks hold an answer to (per the settings)."""
+        listed = list(self.article.names) if self.settings.use_names else []
+        sources = " ".join(h.chunk.text for h in passages) if self.settings.names_in_passages else None
+        return listed, sources
 
     def _cited_sources(self, text: str, hits: list[Hit]) -> list[Hit]:
         """The passages that support the answer, best first.
@@ -581,6 +601,17 @@ def _trim_bullets(text: str, limit: int) -> str:
     if len(bullets) <= limit:
         return text
     return "\n".join(lines[: bullets[limit]]).strip()
+
+
+def _settled_text(body: str) -> str:
+    """The part of a streamed answer that will stay in it as it is: its complete sentences after the first
+    one (the final answer may drop a copied first sentence, see without_off_question_opening), up to the
+    end of the last sentence boundary, line breaks and list markers ("1. ") kept as the final checks see them."""
+    text = without_echoed_instruction(body.lstrip())
+    boundaries = [m for m in SENTENCE_END.finditer(text) if m.start() > 0]
+    if len(boundaries) < 2:
+        return ""
+    return text[boundaries[0].end(): boundaries[-1].end()]
 
 
 def _visible(text: str) -> str:

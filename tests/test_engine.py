@@ -265,6 +265,52 @@ def test_an_answer_off_the_question_gets_a_second_look_with_the_top_passages_quo
                        engine.embedder, engine.llm, engine.prompts)
     assert no_second.answer(question).kind == "unconfirmed" and len(asked) == 1
 
+def test_generation_stops_at_the_first_sentence_no_further_text_can_save(engine, settings, monkeypatch, caplog):
+    """A complete sentence with a number the article never writes dooms the answer: the engine stops reading
+    the model there instead of waiting for the rest, and the answer is the same 'cannot confirm' as without
+    the early stop (ARTICLEBOT_STOP_EARLY=0), which reads every piece."""
+    from bot.engine import Engine
+
+    pieces = ["They will meet in Vladivostok.", " The forum has", " 4321 guests.", " Then", *[" more"] * 40, "."]
+    read: list[str] = []
+
+    def scripted_stream(system, user, *args, **kwargs):
+        for piece in pieces:
+            read.append(piece)
+            yield piece
+
+    monkeypatch.setattr(engine.llm, "stream", scripted_stream)
+    question = "Where are Putin and Kim expected to meet?"
+    early = Engine(settings.with_overrides(second_look=False), engine.article, engine.index, engine.embedder,
+                   engine.llm, engine.prompts)
+    with caplog.at_level("INFO", logger="articlebot.engine"):
+        answer = early.answer(question)
+    assert answer.kind == "unconfirmed" and answer.check == "numbers_not_in_article numbers=['4321']"
+    assert read == pieces[:4], "stopped once the doomed sentence was complete"
+    assert "event=generation_stopped_early reason=numbers_not_in_article" in caplog.text
+    read.clear()
+    patient = Engine(settings.with_overrides(second_look=False, stop_early=False), engine.article, engine.index,
+                     engine.embedder, engine.llm, engine.prompts)
+    assert patient.answer(question).check == answer.check and read == pieces
+    read.clear()
+    pieces[2] = " many guests."
+    assert early.answer(question).kind == "answer" and read == pieces, "a clean answer is read to its end"
+
+
+def test_the_early_check_sees_complete_sentences_after_the_first_with_list_markers_intact():
+    """Measured: splitting "1. item" at its period made "1" look like an invented number, the answer was
+    cut and the cut answer shown. The settled text keeps "1. " at the line start, as the final checks see it."""
+    from bot.engine import _settled_text
+    from bot.faithfulness import unsupported_numbers
+
+    streamed = "الطرق العسكرية هي:\n\n1. أقمار الاستطلاع العسكريّة\n2. الغواصات النووية\n3. الطائرات"
+    settled = _settled_text(streamed)
+    assert settled == "1. أقمار الاستطلاع العسكريّة\n2. الغواصات النووية\n3. "
+    assert unsupported_numbers(settled, "لا أرقام هنا") == set()
+    assert _settled_text("Only one sentence so far. And half") == "", "the first sentence may still be dropped"
+    assert _settled_text("بالعربية: أولاً. ثانياً. ثالث") == "ثانياً. ", "an echoed label is not a sentence"
+
+
 def test_an_echoed_language_label_and_a_stray_article_are_removed_from_the_answer():
     from bot.engine import without_echoed_instruction
 

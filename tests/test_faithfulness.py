@@ -200,3 +200,21 @@ def test_a_listed_name_must_come_from_the_retrieved_passages_or_the_question():
     assert reason == "names_not_in_the_passages names=['Seoul']"
     assert unconfirmed_reason("Putin and Kim meet in Seoul.", "en", question, article, names, 0.6, 0.3,
                               set()) is None, "no passages given: not checked"
+
+
+def test_lasting_reason_fires_only_for_what_more_text_cannot_undo():
+    from bot.faithfulness import lasting_reason
+
+    article = "التقى بوتين وكيم في فلاديفوستوك عام 2019 على هامش المنتدى."
+    names = [("فلاديفوستوك", "Vladivostok"), ("بوتين", "Putin"), ("كيم", "Kim"), ("سيول", "Seoul")]
+    sources = "التقى بوتين وكيم في فلاديفوستوك"
+    assert lasting_reason("They met in 2019 in Vladivostok.", "en", "When?", article, names, sources) is None
+    assert lasting_reason("They met in 1999.", "en", "When?", article, names, sources).startswith("numbers_not_in_article")
+    assert lasting_reason("They met in 1999.", "en", "When?", article, names, sources, numbers=False) is None
+    assert lasting_reason("They met in Fladivostok.", "en", "Where?", article, names, sources) \
+        == "names_not_in_article names=['Fladivostok']"
+    assert lasting_reason("They met in Seoul.", "en", "Where?", article, names, sources) \
+        == "names_not_in_the_passages names=['Seoul']"
+    assert lasting_reason("التقيا في سيول.", "ar", "أين؟", article, names, sources).startswith("names_not_in_the_passages")
+    assert lasting_reason("The answer is not given.", "en", "How many?", article, names, sources) is None, \
+        "a count question without a number may still get one: not a lasting reason"
