@@ -324,6 +324,7 @@ class Engine:
         stats = GenerationStats()
         raw = ""
         sent = 0  # characters of visible text already yielded
+        listed, sources = self._check_inputs(candidates or hits)  # what the checks hold the answer to
         settled = ""  # the part of the answer the early check has seen (see _settled_text)
         doomed = ""  # why the answer will be rejected whatever follows, once the early check knows
         for piece in self.llm.stream(self._system, suffix_text, max_tokens, self.settings.temperature, stats, cancel,
@@ -336,7 +337,7 @@ class Engine:
                 break  # the model gave up mid-answer; we keep what it said before
             if kind == "answer" and self.settings.stop_early and len(now := _settled_text(body)) > len(settled):
                 settled = now
-                if doomed := self._lasting_rejection(settled, lang, query, candidates or hits) or "":
+                if doomed := lasting_reason(settled, lang, query, self.article.text, listed, sources) or "":
                     log.info("event=generation_stopped_early reason=%s tokens=%d", doomed, stats.completion_tokens)
                     break
             visible = _visible(body)
@@ -373,18 +374,17 @@ class Engine:
             text, kind, check = message("unconfirmed", lang), "unconfirmed", doomed
         elif kind == "answer":
             support = max((h.score for h in sources), default=0.0)
-            text, kind, check = self._faithful(text, lang, support, query, question, candidates or hits)
+            text, kind, check = self._faithful(text, lang, support, query, question, listed, sources)
         if kind == "answer" and not answer_language_ok(text, lang):
             log.warning("event=answer_language_mismatch expected=%s arabic_ratio=%.2f", lang, arabic_ratio(text))
         yield Answer(text, lang, kind, sources, timings, query, raw=raw if kind == "answer" and verbatim else "",
                      check=check)
 
     def _faithful(self, text: str, lang: str, support: float, query: str, question: str,
-                  passages: list[Hit]) -> tuple[str, str, str]:
+                  listed: list[tuple[str, str]], sources: str | None) -> tuple[str, str, str]:
         """(text, kind, failed check): the answer, or an honest 'cannot confirm' when one of the checks in
         `faithfulness` fails. `query` is what was searched (a follow-up with the previous question), `question`
-        what was asked, `passages` where the answer's names must occur."""
-        listed, sources = self._check_inputs(passages)
+        what was asked; `listed` and `sources` come from `_check_inputs`."""
         reason = unconfirmed_reason(text, lang, query, self.article.text, listed, support, self.settings.min_support,
                                     self._vocabulary, asked=question, sources=sources, common=self._common_words)
         if reason:
@@ -392,14 +392,9 @@ class Engine:
             return message("unconfirmed", lang), "unconfirmed", reason
         return text, "answer", ""
 
-    def _lasting_rejection(self, settled: str, lang: str, query: str, passages: list[Hit]) -> str | None:
-        """The reason the answer will be rejected whatever follows `settled` (complete sentences that stay in
-        it), or None: see faithfulness.lasting_reason."""
-        listed, sources = self._check_inputs(passages)
-        return lasting_reason(settled, lang, query, self.article.text, listed, sources)
-
     def _check_inputs(self, passages: list[Hit]) -> tuple[list[tuple[str, str]], str | None]:
-        """The names list and the passages text the checks hold an answer to (per the settings)."""
+        """The names list and the passages text the checks hold an answer to (per the settings): the passages
+        where its names must occur."""
         listed = list(self.article.names) if self.settings.use_names else []
         sources = " ".join(h.chunk.text for h in passages) if self.settings.names_in_passages else None
         return listed, sources

@@ -256,15 +256,15 @@ def only_repeats_the_question(answer: str, question: str) -> bool:
     return bool(words) and not _CHOICE.search(question) and _word_forms(words) <= _word_forms(content_words(question))
 
 
-def lasting_reason(text: str, lang: str, question: str, article_text: str, names: Sequence[tuple[str, str]],
-                   sources: str | None = None, numbers: bool = True) -> str | None:
-    """The checks of `unconfirmed_reason` that more text cannot undo, in its order: a number the article never
-    writes, an English answer pasting Arabic text, naming someone not on the names list or gluing listed
-    names together, a listed name outside the retrieved passages. Run on the complete sentences streamed
-    so far, one of them firing means the whole answer will be rejected, so generation can stop there
-    (measured: a right answer followed by a 150-token list of invented references took 27 s)."""
-    if numbers and (invented := unsupported_numbers(text, article_text)):
-        return f"numbers_not_in_article numbers={sorted(invented)}"
+def invented_numbers_reason(text: str, article_text: str) -> str | None:
+    invented = unsupported_numbers(text, article_text)
+    return f"numbers_not_in_article numbers={sorted(invented)}" if invented else None
+
+
+def _names_reason(text: str, lang: str, question: str, names: Sequence[tuple[str, str]],
+                  sources: str | None) -> str | None:
+    """An English answer pasting Arabic text, naming someone not on the names list or gluing listed names
+    together; a listed name outside the retrieved passages (`sources`, when given) and the question."""
     english_names = [english for _, english in names]
     if lang == "en" and copied_arabic_run(text):
         return "english_answer_pastes_arabic_text"
@@ -278,6 +278,16 @@ def lasting_reason(text: str, lang: str, question: str, article_text: str, names
     if sources is not None and (outside := names_outside_sources(text, names, sources, question)):
         return f"names_not_in_the_passages names={sorted(outside)}"
     return None
+
+
+def lasting_reason(text: str, lang: str, question: str, article_text: str, names: Sequence[tuple[str, str]],
+                   sources: str | None = None) -> str | None:
+    """The checks of `unconfirmed_reason` that more text cannot undo, in its order: a number the article never
+    writes, an English answer pasting Arabic text, naming someone not on the names list or gluing listed
+    names together, a listed name outside the retrieved passages. Run on the complete sentences streamed
+    so far, one of them firing means the whole answer will be rejected, so generation can stop there
+    (measured: a right answer followed by a 150-token list of invented references took 27 s)."""
+    return invented_numbers_reason(text, article_text) or _names_reason(text, lang, question, names, sources)
 
 
 def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str, names: Sequence[tuple[str, str]],
@@ -295,14 +305,13 @@ def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str,
     asked now, which alone decides what kind of question it is. `names`: the names list as (Arabic,
     English) pairs, empty when the article has none. `common`: the article's topic words (`common_words`),
     which alone do not tie an answer to the question."""
-    invented = unsupported_numbers(answer, article_text)
-    if invented:
-        return f"numbers_not_in_article numbers={sorted(invented)}"
+    if reason := invented_numbers_reason(answer, article_text):
+        return reason
     if count_without_number(answer, asked or question):
         return "no_number_for_a_count_question"
     if off_question(answer, question, common):
         return "shares_no_word_with_the_question"
-    if reason := lasting_reason(answer, lang, question, article_text, names, sources, numbers=False):
+    if reason := _names_reason(answer, lang, question, names, sources):
         return reason
     if name_question_without_a_name(answer, asked or question, [name for pair in names for name in pair]):
         return "no_name_for_a_name_question"

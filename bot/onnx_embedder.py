@@ -142,7 +142,7 @@ class OnnxEmbedder:
     def _encode(self, texts: list[str], prompt_name: str | None) -> np.ndarray:
         prefix = self.prompts.get(prompt_name, "") if prompt_name else ""
         if not texts:
-            return np.zeros((0, getattr(self, "dims", 0)), dtype=np.float32)
+            return np.zeros((0, self.dims), dtype=np.float32)
         return np.vstack([self._encode_one(prefix + text) for text in texts])
 
     def _encode_one(self, text: str) -> np.ndarray:

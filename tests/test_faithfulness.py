@@ -203,14 +203,14 @@ def test_a_listed_name_must_come_from_the_retrieved_passages_or_the_question():
 
 
 def test_lasting_reason_fires_only_for_what_more_text_cannot_undo():
-    from bot.faithfulness import lasting_reason
+    from bot.faithfulness import _names_reason, lasting_reason
 
     article = "التقى بوتين وكيم في فلاديفوستوك عام 2019 على هامش المنتدى."
     names = [("فلاديفوستوك", "Vladivostok"), ("بوتين", "Putin"), ("كيم", "Kim"), ("سيول", "Seoul")]
     sources = "التقى بوتين وكيم في فلاديفوستوك"
     assert lasting_reason("They met in 2019 in Vladivostok.", "en", "When?", article, names, sources) is None
     assert lasting_reason("They met in 1999.", "en", "When?", article, names, sources).startswith("numbers_not_in_article")
-    assert lasting_reason("They met in 1999.", "en", "When?", article, names, sources, numbers=False) is None
+    assert _names_reason("They met in 1999.", "en", "When?", names, sources) is None, "only the number is wrong"
     assert lasting_reason("They met in Fladivostok.", "en", "Where?", article, names, sources) \
         == "names_not_in_article names=['Fladivostok']"
     assert lasting_reason("They met in Seoul.", "en", "Where?", article, names, sources) \
