@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bot.engine import ensure_index
-from bot.retrieval import ArticleIndex, BM25
+from bot.retrieval import PIECE_MAX_CHARS, ArticleIndex, BM25, sentence_pieces
 from bot.text import parse_article
 
 CITY = "فلاديفوستوك"
@@ -76,7 +76,38 @@ def test_corrupt_index_is_rebuilt(engine, settings, tmp_path):
     (tmp_path / "article" / "dense.faiss").write_bytes(b"garbage")
     index = ensure_index(local, engine.article, engine.embedder)
     assert len(index.chunks) == len(engine.index.chunks)
-    assert ArticleIndex.load(tmp_path / "article", engine.article).dense.ntotal == len(index.chunks)
+    assert ArticleIndex.load(tmp_path / "article", engine.article).dense.ntotal == len(index.owners)
+
+
+def test_index_with_pieces_of_unknown_chunks_is_rebuilt(engine, settings, tmp_path):
+    local = settings.with_overrides(index_dir=tmp_path)
+    ensure_index(local, engine.article, engine.embedder)
+    (tmp_path / "article" / "pieces.json").write_text("[0, 9999]")
+    index = ensure_index(local, engine.article, engine.embedder)
+    assert index.owners.max() < len(index.chunks)
+
+
+def test_every_sentence_of_a_long_chunk_gets_its_own_vector(engine):
+    pieces, owners = sentence_pieces(engine.article, engine.index.chunks)
+    assert len(pieces) > len(engine.index.chunks)  # most chunks hold several sentences
+    assert all(p and p in engine.index.chunks[o].text for p, o in zip(pieces, owners))
+    assert max(len(p) for p in pieces) < 2 * PIECE_MAX_CHARS  # long sentences are cut at clause ends
+    assert owners == sorted(owners)
+    wagner = [engine.index.chunks[o] for p, o in zip(pieces, owners) if "فاغنر" in p]
+    assert wagner and all("فاغنر" in c.text for c in wagner)
+    assert engine.index.dense.ntotal == len(engine.index.chunks) + len(pieces)
+    assert list(engine.index.owners[len(engine.index.chunks):]) == owners
+
+
+@pytest.mark.parametrize("question,needle", [
+    # the chunk holding these also covers Pyongyang's support for the war and Bakhmut; its own vector
+    # ranked it 11th-15th, its sentences rank it in the top five
+    ("Which mercenary group is North Korea believed to have shipped weapons to?", "فاغنر"),
+    ("إلى أي قوات يعتقد أن كوريا شحنت أسلحة؟", "فاغنر"),
+])
+def test_a_chunk_ranks_by_its_best_sentence(engine, question, needle):
+    vector = engine.embedder.encode_queries([question])[0]
+    assert any(needle in h.chunk.text for h in engine.index.search(vector, question, 5, mode="dense"))
 
 
 @pytest.fixture(scope="module")
