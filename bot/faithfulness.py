@@ -235,15 +235,26 @@ def names_outside_sources(answer: str, names: Sequence[tuple[str, str]], sources
     measured: "they meet in Seoul" for "where will Putin and Kim meet?", Kirby's title given to
     Krivoruchko. The retrieved passages are where the answer should come from."""
     said, present = normalize_arabic(_CITATION.sub("", answer)), normalize_arabic(f"{sources} {question}")
+    forms = [(normalize_arabic(arabic), re.sub(r"^the\s+", "", english.lower())) for arabic, english in names]
+
+    def occurs(form: tuple[str, str], text: str) -> bool:
+        return form[0] in text or re.search(rf"\b{re.escape(form[1])}\b", text) is not None
+
     found = set()
-    for arabic, english in names:
-        plain = normalize_arabic(arabic)
-        spelled = re.sub(r"^the\s+", "", english.lower())
-        if not (plain in said or re.search(rf"\b{re.escape(spelled)}\b", said)):
+    for form, (_, english) in zip(forms, names):
+        if not occurs(form, said):
             continue
-        if plain not in present and not re.search(rf"\b{re.escape(spelled)}\b", present):
+        # the full name stands for its listed short form: "Sergei Shoigu" is present where «شويغو» is
+        same_name = [short for short in forms if _part_of(short, form)]
+        if not any(occurs(f, present) for f in [form, *same_name]):
             found.add(english)
     return found
+
+
+def _part_of(short: tuple[str, str], full: tuple[str, str]) -> bool:
+    """`short` is a listed name made of whole words of the listed name `full` in both scripts («شويغو» and
+    "shoigu" of «سيرغي شويغو», "sergei shoigu")."""
+    return short != full and all(f" {a} " in f" {b} " for a, b in zip(short, full))
 
 
 _CHOICE = re.compile(r"\bor\b|(^|\s)(أم|أو)(\s|$)", re.IGNORECASE)

@@ -194,12 +194,27 @@ def test_a_listed_name_must_come_from_the_retrieved_passages_or_the_question():
     assert names_outside_sources("هو عضو في مجلس الأمن القومي.", names, passages, "ما منصبه؟") == \
         {"the National Security Council"}
     assert names_outside_sources("They meet in Seoul.", names, passages, "Why not in Seoul?") == set(), "asked"
+
     article = passages + " سيئول"
     reason = unconfirmed_reason("Putin and Kim meet in Seoul.", "en", question, article, names, 0.6, 0.3, set(),
                                 sources=passages)
     assert reason == "names_not_in_the_passages names=['Seoul']"
     assert unconfirmed_reason("Putin and Kim meet in Seoul.", "en", question, article, names, 0.6, 0.3,
                               set()) is None, "no passages given: not checked"
+
+
+def test_a_full_name_counts_as_present_where_its_listed_short_form_is():
+    from bot.faithfulness import names_outside_sources
+
+    names = [("سيرغي شويغو", "Sergei Shoigu"), ("شويغو", "Shoigu"), ("كيم جونغ أون", "Kim Jong Un"), ("كيم", "Kim"),
+             ("كوريا الجنوبية", "South Korea")]
+    passages = "وقال شويغو إن كيم سيزور روسيا."
+    assert names_outside_sources("Sergei Shoigu went with him.", names, passages, "Who went?") == set()
+    assert names_outside_sources("Kim Jong Un went.", names, passages, "Who went?") == set()
+    assert names_outside_sources("سيرغي شويغو رافقه.", names, passages, "من رافقه؟") == set()
+    # a longer name is not present where only a name sharing one of its words is
+    assert names_outside_sources("He went to South Korea.", names, "زار كوريا الشمالية", "Where?") == {"South Korea"}
+    assert names_outside_sources("Shoigu went.", names, "زار سيرغي لافروف", "Who?") == {"Shoigu"}
 
 
 def test_lasting_reason_fires_only_for_what_more_text_cannot_undo():
