@@ -253,22 +253,24 @@ def article_sha256(article: Article) -> str:
 
 def expected_manifest(article: Article, embedder_fingerprint: str) -> dict:
     return {"format": INDEX_FORMAT, "article_sha256": article_sha256(article), "embedder": embedder_fingerprint,
-            "chunk_max_chars": CHUNK_MAX_CHARS}
+            "chunk_max_chars": CHUNK_MAX_CHARS, "piece_max_chars": PIECE_MAX_CHARS}
 
 
 class ArticleIndex:
     def __init__(self, article: Article, chunks: list[Chunk], vectors: np.ndarray, manifest: dict,
-                 piece_vectors: np.ndarray | None = None, piece_owners: list[int] | None = None) -> None:
-        """`vectors` has a row per chunk; `piece_vectors` a row per sentence piece, of chunk `piece_owners[i]`."""
+                 piece_vectors: np.ndarray) -> None:
+        """`vectors` has a row per chunk, `piece_vectors` a row per sentence piece (`sentence_pieces`)."""
         import faiss
 
         self.article = article
         self.chunks = chunks
         self.manifest = manifest
         self.vectors = vectors
-        if piece_vectors is None or not len(piece_vectors):
-            piece_vectors, piece_owners = np.zeros((0, vectors.shape[1]), dtype=np.float32), []
-        self.owners = np.concatenate([np.arange(len(chunks)), np.asarray(piece_owners, dtype=np.int64)])
+        self.pieces, owners = sentence_pieces(article, chunks)
+        if len(piece_vectors) != len(self.pieces):
+            raise IndexProblem("the index's sentence vectors do not match the article; run `articlebot index build`")
+        self.piece_vectors = piece_vectors
+        self.owners = np.concatenate([np.arange(len(chunks)), np.asarray(owners, dtype=np.int64)])
         self.dense = faiss.IndexFlatIP(vectors.shape[1])
         self.dense.add(np.ascontiguousarray(np.concatenate([vectors, piece_vectors]), dtype=np.float32))
         self.lexical = BM25([lexical_tokens(c.text) for c in chunks])
@@ -281,14 +283,14 @@ class ArticleIndex:
         chunks = chunk_article(article, CHUNK_MAX_CHARS)
         if not chunks:
             raise IndexProblem("the article has no text to index")
-        pieces, owners = sentence_pieces(article, chunks)
+        pieces, _ = sentence_pieces(article, chunks)
         vectors = embedder.encode_documents([c.text for c in chunks] + pieces)
         manifest = expected_manifest(article, embedder.fingerprint) | {
             "dims": int(vectors.shape[1]), "chunks": len(chunks), "pieces": len(pieces),
             "embedder_path": str(embedder.path), "build_seconds": round(time.perf_counter() - started, 3),
         }
         n = len(chunks)
-        return cls(article, chunks, vectors[:n], manifest, vectors[n:], owners)
+        return cls(article, chunks, vectors[:n], manifest, vectors[n:])
 
     def save(self, directory: Path) -> None:
         """Write to a temporary folder, then swap it in, so a crash never leaves half an index."""
@@ -300,7 +302,6 @@ class ArticleIndex:
         staging.mkdir()
         faiss.write_index(self.dense, str(staging / "dense.faiss"))
         (staging / "chunks.json").write_text(json.dumps([c.to_dict() for c in self.chunks], ensure_ascii=False))
-        (staging / "pieces.json").write_text(json.dumps(self.owners[len(self.chunks):].tolist()))
         (staging / "manifest.json").write_text(json.dumps(self.manifest, indent=1))
         old = directory.with_name(directory.name + ".old")
         _rmtree(old)
@@ -316,15 +317,14 @@ class ArticleIndex:
         try:
             manifest = json.loads((directory / "manifest.json").read_text())
             chunks = [Chunk(**c) for c in json.loads((directory / "chunks.json").read_text(encoding="utf-8"))]
-            owners = [int(o) for o in json.loads((directory / "pieces.json").read_text())]
             dense = faiss.read_index(str(directory / "dense.faiss"))
             vectors = np.ascontiguousarray(dense.reconstruct_n(0, dense.ntotal), dtype=np.float32)
         except (OSError, ValueError, TypeError, RuntimeError) as exc:
             raise IndexProblem(f"index in {directory} is unreadable ({exc}); run `articlebot index build`") from None
         n = len(chunks)
-        if n + len(owners) != len(vectors) or any(not 0 <= o < n for o in owners):
+        if n > len(vectors):
             raise IndexProblem(f"index in {directory} is inconsistent; run `articlebot index build`")
-        return cls(article, chunks, vectors[:n], manifest, vectors[n:], owners)
+        return cls(article, chunks, vectors[:n], manifest, vectors[n:])
 
     @staticmethod
     def is_fresh(directory: Path, article: Article, embedder_fingerprint: str) -> bool:
@@ -362,6 +362,14 @@ class ArticleIndex:
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
         best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
         return [Hit(self.chunks[cid], score, dense_ranks.get(cid), lexical_ranks.get(cid)) for cid, score in best]
+
+    def closest_sentences(self, query_vector: np.ndarray, n: int) -> list[tuple[int, str]]:
+        """(chunk id, text) of the `n` sentence pieces closest to the query, best first."""
+        if not self.pieces:
+            return []
+        similarity = self.piece_vectors @ query_vector.reshape(-1)
+        owners = self.owners[len(self.chunks):]
+        return [(int(owners[i]), self.pieces[i]) for i in np.argsort(-similarity)[:n]]
 
     def dense_similarity(self, query_vector: np.ndarray) -> np.ndarray:
         """Cosine similarity of the query to every chunk (vectors are normalised)."""

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bot.engine import ensure_index
-from bot.retrieval import PIECE_MAX_CHARS, ArticleIndex, BM25, sentence_pieces
+from bot.retrieval import PIECE_MAX_CHARS, ArticleIndex, BM25, IndexProblem, sentence_pieces
 from bot.text import parse_article
 
 CITY = "فلاديفوستوك"
@@ -79,12 +79,26 @@ def test_corrupt_index_is_rebuilt(engine, settings, tmp_path):
     assert ArticleIndex.load(tmp_path / "article", engine.article).dense.ntotal == len(index.owners)
 
 
-def test_index_with_pieces_of_unknown_chunks_is_rebuilt(engine, settings, tmp_path):
+def test_index_missing_its_sentence_vectors_is_rebuilt(engine, settings, tmp_path):
+    import faiss
+
     local = settings.with_overrides(index_dir=tmp_path)
     ensure_index(local, engine.article, engine.embedder)
-    (tmp_path / "article" / "pieces.json").write_text("[0, 9999]")
+    only_chunks = faiss.IndexFlatIP(engine.index.vectors.shape[1])
+    only_chunks.add(engine.index.vectors)  # an index written before sentence vectors existed
+    faiss.write_index(only_chunks, str(tmp_path / "article" / "dense.faiss"))
+    with pytest.raises(IndexProblem, match="sentence vectors"):
+        ArticleIndex.load(tmp_path / "article", engine.article)
     index = ensure_index(local, engine.article, engine.embedder)
-    assert index.owners.max() < len(index.chunks)
+    assert index.dense.ntotal == len(index.chunks) + len(index.pieces)
+
+
+def test_closest_sentences_name_their_chunk(engine):
+    question = "كم مصنعاً للأسلحة زار كيم قبل اللقاء؟"
+    found = engine.index.closest_sentences(engine.embedder.encode_queries([question])[0], 3)
+    assert len(found) == 3
+    assert all(text in engine.index.chunks[cid].text for cid, text in found)
+    assert any("خمسة مصانع" in text for _, text in found)
 
 
 def test_every_sentence_of_a_long_chunk_gets_its_own_vector(engine):
@@ -95,6 +109,7 @@ def test_every_sentence_of_a_long_chunk_gets_its_own_vector(engine):
     assert owners == sorted(owners)
     wagner = [engine.index.chunks[o] for p, o in zip(pieces, owners) if "فاغنر" in p]
     assert wagner and all("فاغنر" in c.text for c in wagner)
+    assert engine.index.pieces == pieces
     assert engine.index.dense.ntotal == len(engine.index.chunks) + len(pieces)
     assert list(engine.index.owners[len(engine.index.chunks):]) == owners
 
