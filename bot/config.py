@@ -88,7 +88,7 @@ class Settings:
     n_ctx: int = 8192
     top_k: int = 4
     max_answer_tokens: int = 200
-    max_summary_tokens: int = 300
+    max_summary_tokens: int = 100  # per summary sentence translated into the asker's language
     temperature: float = 0.0  # greedy: the same answer to the same question (measured better than 0.1 twice)
     repeat_penalty: float = 1.1
     # Map the GGUF file instead of reading it into memory. Off by default: llama.cpp repacks most weights

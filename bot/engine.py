@@ -30,6 +30,7 @@ from .messages import bilingual, message
 from .models import resolve_model_path
 from .prompts import Prompts
 from .retrieval import CHUNK_MAX_CHARS, RRF_K, ArticleIndex, Hit, TextEncoder, load_embedder
+from .summary import SUMMARY_SENTENCES, SUMMARY_WORDS, ranked_sentences, summary_sentences
 from .text import (SENTENCE_END, Article, Chunk, answer_language_ok, arabic_ratio, chunk_article, chunk_core_text,
                    clean_text, detect_language, load_article, sentence_spans)
 
@@ -51,11 +52,11 @@ _FOLLOW_UP_AR = re.compile(r"^(و|ف|ثم|ماذا عن)|\b(هو|هي|هم|هم�
 ANSWER_RESERVE_TOKENS = 700  # room kept for history, passage numbers and the question
 MAX_SOURCES = 3
 SOURCE_MARGIN = 0.08  # keep passages this close to the best-supporting one
-SUMMARY_BULLETS = 5
 SPOKEN_TURNS_KEPT = 512  # answered turns remembered verbatim for follow-ups (see Engine._earlier_turns)
 KEY_SENTENCE_HITS = 2  # the quoted sentence comes from the top passages only
 KEY_SENTENCE_CHARS = 200
 SECOND_LOOK_PASSAGES = 2  # passages quoted when a rejected answer is asked again; 0: the closest sentence only
+SUMMARY_TRANSLATION_TRIES = 8  # sentences translated at most for a summary in another language (~5 s each, once)
 SECOND_LOOK_MAX_TOKENS = 80  # a fact answer is short; a second runaway answer must not double the wait
 # the checks after which a second look may find the answer: the model wrote about something else. Not after an
 # invented name or number: asked again, the model invents again (measured: all rejected answers re-asked turned
@@ -317,7 +318,7 @@ class Engine:
 
     def _generate(self, suffix_text: str, lang: str, hits: list[Hit], timings: dict[str, float], query: str,
                   max_tokens: int, cancel: threading.Event | None, started: float,
-                  kind: str = "answer", earlier: Sequence[tuple[str, str]] = (),
+                  earlier: Sequence[tuple[str, str]] = (),
                   question: str = "", candidates: list[Hit] | None = None) -> Iterator[str | Answer]:
         """Stream the model's answer to `suffix_text`, then yield the checked Answer. `hits` are the passages
         named to the model; `candidates` (default: `hits`), a wider retrieval, are where its names must occur."""
@@ -335,44 +336,34 @@ class Engine:
                 continue  # may still be (or is) the refusal sentinel: show nothing yet
             if SENTINEL in raw:
                 break  # the model gave up mid-answer; we keep what it said before
-            if kind == "answer" and self.settings.stop_early and len(now := _settled_text(body)) > len(settled):
+            if self.settings.stop_early and len(now := _settled_text(body)) > len(settled):
                 settled = now
                 if doomed := lasting_reason(settled, lang, query, self.article.text, listed, sources) or "":
                     log.info("event=generation_stopped_early reason=%s tokens=%d", doomed, stats.completion_tokens)
                     break
             visible = _visible(body)
-            trimmed = _trim_bullets(visible, SUMMARY_BULLETS) if kind == "summary" else visible
-            enough = len(trimmed) < len(visible.strip())
-            if enough:  # a sixth bullet started: the summary is complete
-                visible = raw = trimmed
             if len(visible) > sent:
                 yield visible[sent:]
                 sent = len(visible)
-            if enough:
-                break
         text = raw.replace(SENTINEL, "").strip()
         verbatim = SENTINEL not in raw  # the answer shown is the model's own text, citations aside
         timings.update(first_token_s=round(stats.first_token_s + timings.get("retrieval_s", 0), 4),
                        generation_s=round(stats.total_s, 4), total_s=round(time.perf_counter() - started, 4),
                        prompt_tokens=stats.prompt_tokens, evaluated_tokens=stats.evaluated_tokens,
                        completion_tokens=stats.completion_tokens)
-        if not text or (kind == "answer" and raw.lstrip().startswith(SENTINEL)):
+        if not text or raw.lstrip().startswith(SENTINEL):
             yield Answer(message("not_in_article", lang), lang, "refusal", hits, timings, query)
             return
-        if kind == "summary":  # a summary rests on the whole article
-            sources, text = hits, _trim_bullets(_CITATIONS.sub("", text).strip(), SUMMARY_BULLETS)
-        else:  # the citations shown are the verified sources, not the model's guesses
-            text = without_echoed_instruction(text)
-            kept = without_off_question_opening(text, query, self._common_words) if kind == "answer" else text
-            if kept != text:
-                log.info("event=answer_opening_dropped reason=shares_no_word_with_the_question")
-                text, verbatim = kept, False
-            sources = self._cited_sources(text, hits)
-            text = _CITATIONS.sub("", text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in sources)
-        check = ""
-        if kind == "answer" and doomed:  # stopped early: the rest of the answer was never written
+        text = without_echoed_instruction(text)
+        kept = without_off_question_opening(text, query, self._common_words)
+        if kept != text:
+            log.info("event=answer_opening_dropped reason=shares_no_word_with_the_question")
+            text, verbatim = kept, False
+        sources = self._cited_sources(text, hits)  # the citations shown are the verified sources, not the model's
+        text = _CITATIONS.sub("", text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in sources)
+        if doomed:  # stopped early: the rest of the answer was never written
             text, kind, check = message("unconfirmed", lang), "unconfirmed", doomed
-        elif kind == "answer":
+        else:
             support = max((h.score for h in sources), default=0.0)
             text, kind, check = self._faithful(text, lang, support, query, question, listed, sources)
         if kind == "answer" and not answer_language_ok(text, lang):
@@ -438,27 +429,49 @@ class Engine:
         yield cached
 
     def _generate_summary(self, lang: str, started: float) -> Iterator[str | Answer]:
-        """Arabic: summarised from the article. English: written from the Arabic summary, because the
-        default model invents when it summarises Arabic text straight into English (measured)."""
-        hits = [Hit(c, 0.0, None, None) for c in self.index.chunks]
-        if lang == "en":
-            arabic = self._cached_summary("ar", started) or _last(self._generate_summary("ar", started))
-            suffix_text = self.prompts.fill("summary_en", arabic_summary=arabic.text)
+        """The article's most central sentences (`summary`) as bullets, verbatim in the article's language, in
+        article order. In another language each is translated on its own and checked (names, numbers); one
+        that fails is left out rather than shown, and the next most central sentence is tried instead, most
+        central first, up to SUMMARY_TRANSLATION_TRIES."""
+        if detect_language(self.article.body) == lang:
+            chosen = summary_sentences(self.article, self.embedder)
+            bullets = [s.text for s in chosen]
+            yield "\n".join(f"- {b}" for b in bullets)
         else:
-            suffix_text = self.prompts.text("summary_ar")
-        if self.mode == "retrieval":
-            suffix_text = self.prompts.fill("passages", passages=self._summary_passages()) + suffix_text
-        final: Answer | None = None
-        for item in self._generate(suffix_text, lang, hits, {}, "", self.settings.max_summary_tokens, None,
-                                   started, kind="summary"):
-            if isinstance(item, Answer):
-                final = item
-            else:
-                yield item
-        assert final is not None
-        if final.kind == "summary":
-            _write_json(self._summary_path(lang), {"text": final.text, "chunk_ids": [h.chunk.id for h in final.sources]})
+            listed, _ = self._check_inputs([])
+            chosen, bullets = [], []
+            for sentence in ranked_sentences(self.article, self.embedder, SUMMARY_TRANSLATION_TRIES):
+                if len(bullets) == SUMMARY_SENTENCES or sum(len(b.split()) for b in bullets) >= SUMMARY_WORDS:
+                    break
+                passage = next((c.text for c in self.index.chunks if c.core_start <= sentence.start < c.end), "")
+                if bullet := self._translated_sentence(sentence.text, lang, listed, passage or sentence.text):
+                    yield ("\n" if bullets else "") + f"- {bullet}"
+                    chosen.append(sentence)
+                    bullets.append(bullet)
+        timings = {"total_s": round(time.perf_counter() - started, 4)}
+        if not bullets:
+            yield Answer(message("unconfirmed", lang), lang, "unconfirmed", [], timings, check="no_summary_sentence")
+            return
+        held = {s.start for s in chosen}
+        sources = [Hit(c, 0.0, None, None) for c in self.index.chunks if any(c.core_start <= a < c.end for a in held)]
+        final = Answer("\n".join(f"- {b}" for b in bullets), lang, "summary", sources, timings)
+        _write_json(self._summary_path(lang), {"text": final.text, "chunk_ids": [h.chunk.id for h in sources]})
         yield final
+
+    def _translated_sentence(self, sentence: str, lang: str, listed: list[tuple[str, str]], passage: str) -> str:
+        """`sentence` in `lang` by the model, or "" when the translation fails a check that more text cannot
+        undo (a number the article never writes, a name off the names list or outside the sentence's passage)."""
+        raw = "".join(self.llm.stream(self._system, self.prompts.fill(f"summary_sentence_{lang}", sentence=sentence),
+                                      self.settings.max_summary_tokens, self.settings.temperature))
+        lines = [ln for ln in _CITATIONS.sub("", raw.replace(SENTINEL, "")).splitlines() if ln.strip()]
+        text = lines[0].strip().lstrip("-•* ").strip() if lines else ""
+        reason = "empty" if not text else lasting_reason(text, lang, "", self.article.text, listed, passage)
+        if not reason and not answer_language_ok(text, lang):
+            reason = "wrong_language"
+        if reason:
+            log.info("event=summary_sentence_dropped reason=%s", reason)
+            return ""
+        return text
 
     def _cached_summary(self, lang: str, started: float) -> Answer | None:
         cached = _read_json(self._summary_path(lang))
@@ -470,13 +483,6 @@ class Engine:
 
     def summary(self, lang: str) -> Answer:
         return _last(self.stream_summary(lang))
-
-    def _summary_passages(self) -> str:
-        """In retrieval mode, as many passages as fit, spread evenly over the article."""
-        budget_chars = (self.llm.n_ctx - self.settings.max_summary_tokens - 600) * 2
-        chunks = self.index.chunks
-        step = max(1, int(np.ceil(sum(len(c.text) for c in chunks) / max(1, budget_chars))))
-        return "\n".join(f"[{c.id + 1}] {c.text}" for c in chunks[::step])
 
     def _summary_path(self, lang: str) -> Path:
         key = hashlib.sha256("|".join([self.llm.fingerprint, self.index.manifest["article_sha256"],
@@ -587,15 +593,6 @@ def without_echoed_instruction(text: str) -> str:
     one («ال المنتدى»). Measured on the evaluation set: 6 of 29 Arabic answers began so."""
     text = _ECHOED_LABEL.sub("", text, count=1)
     return _STRAY_ARTICLE.sub("", text, count=1)
-
-
-def _trim_bullets(text: str, limit: int) -> str:
-    """Keep the first `limit` bullet points: small models keep listing, and a summary should be short."""
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    bullets = [i for i, ln in enumerate(lines) if ln.lstrip().startswith(("-", "•", "*"))]
-    if len(bullets) <= limit:
-        return text
-    return "\n".join(lines[: bullets[limit]]).strip()
 
 
 def _settled_text(body: str) -> str:

@@ -80,6 +80,46 @@ def test_summary_is_cached_on_disk(engine):
     assert list(engine.settings.index_dir.glob("summary-en-*.json"))
 
 
+def test_summary_in_the_articles_language_is_its_central_sentences_verbatim(engine):
+    from bot.summary import SUMMARY_WORDS, summary_sentences
+
+    chosen = summary_sentences(engine.article, engine.embedder)
+    assert 2 <= len(chosen) <= 5 and sum(len(s.text.split()) for s in chosen) <= SUMMARY_WORDS
+    assert [s.start for s in chosen] == sorted(s.start for s in chosen)
+    assert all(engine.article.text[s.start:].startswith(s.text) for s in chosen)
+    assert any("فلاديفوستوك" in s.text for s in chosen), "the news itself: the expected meeting"
+    assert not any(s.text.startswith("يبدو أن رقعة") for s in chosen), "not the opening metaphor"
+    summary = list(engine.stream_summary("ar"))
+    answer = summary[-1]
+    assert answer.kind == "summary" and answer.text == "\n".join(f"- {s.text}" for s in chosen)
+    assert "".join(p for p in summary if isinstance(p, str)) == answer.text, "streamed as shown"
+    assert {h.chunk.id for h in answer.sources} == {c.id for c in engine.index.chunks
+                                                   if any(c.core_start <= s.start < c.end for s in chosen)}
+
+
+def test_a_translated_summary_sentence_that_fails_a_check_is_left_out(engine, monkeypatch, caplog, tmp_path):
+    """In another language than the article's, each summary sentence is translated on its own; a translation
+    with an invented number or name is dropped and the next most central sentence is tried."""
+    from bot.summary import SUMMARY_SENTENCES
+
+    replies = iter(["The US opened the warship Shark in 1999.", *["The two countries may cooperate more. [4]"] * 20])
+    asked: list[str] = []
+
+    def fake_stream(system, user, *args, **kwargs):
+        asked.append(user)
+        return iter([next(replies)])
+
+    monkeypatch.setattr(engine.llm, "stream", fake_stream)
+    monkeypatch.setattr(engine, "_summary_path", lambda lang: tmp_path / f"summary-{lang}.json")
+    with caplog.at_level("INFO", logger="articlebot.engine"):
+        answer = list(engine._generate_summary("en", 0.0))[-1]
+    assert answer.kind == "summary" and "Shark" not in answer.text
+    assert answer.text.splitlines() == ["- The two countries may cooperate more."] * SUMMARY_SENTENCES
+    assert len(asked) == SUMMARY_SENTENCES + 1 and len(set(asked)) == len(asked), "a new sentence each time"
+    assert "event=summary_sentence_dropped reason=numbers_not_in_article" in caplog.text
+    assert len(answer.sources) >= 2
+
+
 def test_cancel_stops_generation_early(engine):
     cancel = threading.Event()
     pieces = 0
@@ -109,15 +149,6 @@ def test_default_model_answers_in_english_citing_the_passage_with_the_city(defau
 def test_default_model_refuses_invented_figures(default_engine):
     answer = default_engine.answer("What is the population of North Korea according to the article?")
     assert answer.kind in ("refusal", "unconfirmed")
-
-
-def test_summary_keeps_at_most_five_bullets():
-    from bot.engine import _trim_bullets
-
-    text = "\n".join(f"- point {i}" for i in range(9))
-    assert _trim_bullets(text, 5).count("- point") == 5
-    assert _trim_bullets("- a\n- b", 5) == "- a\n- b"
-    assert _trim_bullets("plain prose without bullets", 5) == "plain prose without bullets"
 
 
 def test_long_article_switches_to_retrieved_passages_by_itself(engine, settings, tmp_path):

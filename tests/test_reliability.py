@@ -168,7 +168,7 @@ async def test_sigkill_mid_answer_then_restart(settings, tmp_path):
         await fake.wait_for(lambda: any(m == "getUpdates" for m, _ in fake.calls), 180)
         first = fake.user_message(3400, "Who won the elections in Brazil?")
         await answer_to(fake, first, 60)
-        victim = fake.user_message(3400, "/summary ar")  # a long generation: the summary is not cached
+        victim = fake.user_message(3400, "/summary en")  # a long generation (translated sentence by sentence), not cached
         await fake.wait_for(lambda: fake.replies_to(3400, victim["message_id"]), 120)
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)

@@ -121,20 +121,23 @@ async def test_follow_up_uses_history_and_sources_show_the_passages(app, fake):
     assert "كريفوروتشكو" in reply.text, "the follow-up found the passage naming Shoigu's companion"
 
 
-async def test_summary_then_sources_split_over_several_messages(app, fake):
+async def test_summary_names_its_passages_and_sources_shows_them(app, fake, engine):
     msg = fake.user_message(105, "/summary en")
     reply = await answer_to(fake, msg, timeout=180)
-    assert len(reply.final_text) > 40
+    assert reply.final_text.startswith("- ") and len(reply.final_text) > 40
     again = fake.user_message(105, "/summary en")
     cached = await answer_to(fake, again, timeout=10)
     assert cached.final_text == reply.final_text
+    held = engine.summary("en").sources  # served from the cache the bot just wrote
+    numbers = " ".join(f"[{h.chunk.id + 1}]" for h in held)
+    assert held and f"{numbers} · /sources" in reply.final_text
     sources = fake.user_message(105, "/sources")
     first_part = await answer_to(fake, sources)
     await asyncio.sleep(1.0)
-    parts = [m.text for m in fake.to_chat(105) if m.message_id >= first_part.message_id]
-    assert len(parts) >= 2, "the passages of the whole article do not fit one message"
-    assert all(len(t) <= 4096 for t in parts)
-    assert "[1]" in parts[0] and "الأخبار" not in parts[-1]
+    shown = "\n".join(m.text for m in fake.to_chat(105) if m.message_id >= first_part.message_id)
+    assert all(f"[{h.chunk.id + 1}]" in shown and h.chunk.text[:40] in shown for h in held)
+    others = [c for c in engine.index.chunks if c not in [h.chunk for h in held]]
+    assert not any(f"[{c.id + 1}]" in shown for c in others)
 
 
 async def test_reset_forgets_the_chat(app, fake):

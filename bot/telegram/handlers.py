@@ -373,11 +373,9 @@ def format_answer(answer: Answer) -> tuple[str, str]:
     """(escaped body, footer with the cited passage numbers) as Telegram HTML."""
     body = html.escape(rtl(answer.text, answer.language))
     footer = ""
-    if answer.kind == "answer" and answer.sources:
+    if answer.kind in ("answer", "summary") and answer.sources:
         numbers = " ".join(f"[{h.chunk.id + 1}]" for h in answer.sources)
         footer = f"\n\n<i>{html.escape(message('sources_footer', answer.language))}: {numbers} · /sources</i>"
-    elif answer.kind == "summary":
-        footer = f"\n\n<i>{html.escape(message('sources_footer', answer.language))}: /sources</i>"
     return body, footer
 
 
