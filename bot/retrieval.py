@@ -269,7 +269,6 @@ class ArticleIndex:
         self.pieces, owners = sentence_pieces(article, chunks)
         if len(piece_vectors) != len(self.pieces):
             raise IndexProblem("the index's sentence vectors do not match the article; run `articlebot index build`")
-        self.piece_vectors = piece_vectors
         self.owners = np.concatenate([np.arange(len(chunks)), np.asarray(owners, dtype=np.int64)])
         self.dense = faiss.IndexFlatIP(vectors.shape[1])
         self.dense.add(np.ascontiguousarray(np.concatenate([vectors, piece_vectors]), dtype=np.float32))
@@ -362,14 +361,6 @@ class ArticleIndex:
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
         best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
         return [Hit(self.chunks[cid], score, dense_ranks.get(cid), lexical_ranks.get(cid)) for cid, score in best]
-
-    def closest_sentences(self, query_vector: np.ndarray, n: int) -> list[tuple[int, str]]:
-        """(chunk id, text) of the `n` sentence pieces closest to the query, best first."""
-        if not self.pieces:
-            return []
-        similarity = self.piece_vectors @ query_vector.reshape(-1)
-        owners = self.owners[len(self.chunks):]
-        return [(int(owners[i]), self.pieces[i]) for i in np.argsort(-similarity)[:n]]
 
     def dense_similarity(self, query_vector: np.ndarray) -> np.ndarray:
         """Cosine similarity of the query to every chunk (vectors are normalised)."""
