@@ -443,8 +443,9 @@ class Engine:
             for sentence in ranked_sentences(self.article, self.embedder, SUMMARY_TRANSLATION_TRIES):
                 if len(bullets) == SUMMARY_SENTENCES or sum(len(b.split()) for b in bullets) >= SUMMARY_WORDS:
                     break
-                passage = next((c.text for c in self.index.chunks if c.core_start <= sentence.start < c.end), "")
-                if bullet := self._translated_sentence(sentence.text, lang, listed, passage or sentence.text):
+                passage = self._chunk_at(sentence.start)
+                if bullet := self._translated_sentence(sentence.text, lang, listed,
+                                                       passage.text if passage else sentence.text):
                     yield ("\n" if bullets else "") + f"- {bullet}"
                     chosen.append(sentence)
                     bullets.append(bullet)
@@ -452,11 +453,15 @@ class Engine:
         if not bullets:
             yield Answer(message("unconfirmed", lang), lang, "unconfirmed", [], timings, check="no_summary_sentence")
             return
-        held = {s.start for s in chosen}
-        sources = [Hit(c, 0.0, None, None) for c in self.index.chunks if any(c.core_start <= a < c.end for a in held)]
+        held = {self._chunk_at(s.start) for s in chosen}
+        sources = [Hit(c, 0.0, None, None) for c in self.index.chunks if c in held]
         final = Answer("\n".join(f"- {b}" for b in bullets), lang, "summary", sources, timings)
         _write_json(self._summary_path(lang), {"text": final.text, "chunk_ids": [h.chunk.id for h in sources]})
         yield final
+
+    def _chunk_at(self, offset: int) -> Chunk | None:
+        """The chunk whose own text (overlap aside) holds the article offset."""
+        return next((c for c in self.index.chunks if c.core_start <= offset < c.end), None)
 
     def _translated_sentence(self, sentence: str, lang: str, listed: list[tuple[str, str]], passage: str) -> str:
         """`sentence` in `lang` by the model, or "" when the translation fails a check that more text cannot

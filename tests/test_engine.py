@@ -140,10 +140,19 @@ def test_default_model_answers_in_arabic_naming_the_city(default_engine):
 
 
 def test_default_model_answers_in_english_citing_the_passage_with_the_city(default_engine):
-    answer = default_engine.answer("Where are Putin and Kim expected to meet?")
+    answer = default_engine.answer("At which forum will the two leaders meet?")
     assert answer.kind == "answer" and answer.language == "en"
-    assert answer_language_ok(answer.text, "en")
+    assert answer_language_ok(answer.text, "en") and "Eastern Economic Forum" in answer.text
     assert CITY in answer.sources[0].chunk.text
+
+
+def test_default_model_never_shows_its_wrong_english_place(default_engine):
+    """Measured since session 7's ranking: the default model first answers "in Seoul" (and its second look
+    spells Vladivostok "Fudafostok"): the checks withhold both; the user gets no wrong place."""
+    answer = default_engine.answer("Where are Putin and Kim expected to meet?")
+    assert answer.kind in ("answer", "unconfirmed") and answer.language == "en"
+    assert "Seoul" not in answer.text and "Fudafostok" not in answer.text
+    assert answer.kind == "unconfirmed" or "Vladivostok" in answer.text
 
 
 def test_default_model_refuses_invented_figures(default_engine):
