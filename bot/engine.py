@@ -468,8 +468,8 @@ class Engine:
         undo (a number the article never writes, a name off the names list or outside the sentence's passage)."""
         raw = "".join(self.llm.stream(self._system, self.prompts.fill(f"summary_sentence_{lang}", sentence=sentence),
                                       self.settings.max_summary_tokens, self.settings.temperature))
-        lines = [ln for ln in _CITATIONS.sub("", raw.replace(SENTINEL, "")).splitlines() if ln.strip()]
-        text = lines[0].strip().lstrip("-•* ").strip() if lines else ""
+        lines = [ln.strip().lstrip("-•* ").strip() for ln in _CITATIONS.sub("", raw.replace(SENTINEL, "")).splitlines()]
+        text = next((ln for ln in lines if ln and not ln.endswith(":")), "")  # not a label ("In English:")
         reason = "empty" if not text else lasting_reason(text, lang, "", self.article.text, listed, passage)
         if not reason and not answer_language_ok(text, lang):
             reason = "wrong_language"

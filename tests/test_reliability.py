@@ -175,7 +175,7 @@ async def test_sigkill_mid_answer_then_restart(settings, tmp_path):
         calls_before = len(fake.calls)
         proc = launch()
         notice = await fake.wait_for(lambda: next((m for m in fake.replies_to(3400, victim["message_id"])
-                                                  if "ask" in m.text.lower() or "أرسل" in m.text), None), 180)
+                                                  if "again" in m.text.lower() or "أرسل" in m.text), None), 180)
         assert "again" in notice.text or "مرة أخرى" in notice.text
         await fake.wait_for(lambda: len(fake.calls) > calls_before + 3, 30)
         await asyncio.sleep(3.0)
