@@ -102,7 +102,8 @@ def test_a_translated_summary_sentence_that_fails_a_check_is_left_out(engine, mo
     with an invented number or name is dropped and the next most central sentence is tried."""
     from bot.summary import SUMMARY_SENTENCES
 
-    replies = iter(["The US opened the warship Shark in 1999.", *["In English:\nThe two countries may cooperate more. [4]"] * 20])
+    replies = iter(["The US opened the warship Shark in 1999.",
+                    *["In English:\nThe two countries may cooperate more. [4]"] * 20])
     asked: list[str] = []
 
     def fake_stream(system, user, *args, **kwargs):
