@@ -438,14 +438,13 @@ class Engine:
             bullets = [s.text for s in chosen]
             yield "\n".join(f"- {b}" for b in bullets)
         else:
-            listed, _ = self._check_inputs([])
             chosen, bullets = [], []
             for sentence in ranked_sentences(self.article, self.embedder, SUMMARY_TRANSLATION_TRIES):
                 if len(bullets) == SUMMARY_SENTENCES or sum(len(b.split()) for b in bullets) >= SUMMARY_WORDS:
                     break
-                passage = self._chunk_at(sentence.start)
-                if bullet := self._translated_sentence(sentence.text, lang, listed,
-                                                       passage.text if passage else sentence.text):
+                chunk = self._chunk_at(sentence.start)  # the passage the translation's names must come from
+                listed, sources = self._check_inputs([Hit(chunk, 0.0, None, None)] if chunk else [])
+                if bullet := self._translated_sentence(sentence.text, lang, listed, sources):
                     yield ("\n" if bullets else "") + f"- {bullet}"
                     chosen.append(sentence)
                     bullets.append(bullet)
@@ -463,14 +462,16 @@ class Engine:
         """The chunk whose own text (overlap aside) holds the article offset."""
         return next((c for c in self.index.chunks if c.core_start <= offset < c.end), None)
 
-    def _translated_sentence(self, sentence: str, lang: str, listed: list[tuple[str, str]], passage: str) -> str:
+    def _translated_sentence(self, sentence: str, lang: str, listed: list[tuple[str, str]],
+                             sources: str | None) -> str:
         """`sentence` in `lang` by the model, or "" when the translation fails a check that more text cannot
-        undo (a number the article never writes, a name off the names list or outside the sentence's passage)."""
+        undo (a number the article never writes, a name off the names list or outside the sentence's passage);
+        `listed` and `sources` come from `_check_inputs`, as for answers."""
         raw = "".join(self.llm.stream(self._system, self.prompts.fill(f"summary_sentence_{lang}", sentence=sentence),
                                       self.settings.max_summary_tokens, self.settings.temperature))
         lines = [ln.strip().lstrip("-•* ").strip() for ln in _CITATIONS.sub("", raw.replace(SENTINEL, "")).splitlines()]
         text = next((ln for ln in lines if ln and not ln.endswith(":")), "")  # not a label ("In English:")
-        reason = "empty" if not text else lasting_reason(text, lang, "", self.article.text, listed, passage)
+        reason = "empty" if not text else lasting_reason(text, lang, "", self.article.text, listed, sources)
         if not reason and not answer_language_ok(text, lang):
             reason = "wrong_language"
         if reason:
