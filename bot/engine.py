@@ -22,8 +22,8 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from .config import Settings
-from .faithfulness import (common_words, content_words, lasting_reason, shared_words, unconfirmed_reason,
-                           without_off_question_opening)
+from .faithfulness import (common_words, content_words, lasting_reason, name_words, off_question, shared_words,
+                           unconfirmed_reason, without_off_question_opening)
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
 from .messages import bilingual, message
@@ -125,6 +125,7 @@ class Engine:
         # words an answer may consist of without further checks (see short_answer_from_article)
         self._vocabulary = content_words(" ".join([article.text, *(english for _, english in article.names)]))
         self._common_words = common_words([chunk.text for chunk in index.chunks])  # see faithfulness.off_question
+        self._name_words = name_words(article.names)  # see _second_look
 
     # ---------------------------------------------------------------- construction
 
@@ -251,7 +252,9 @@ class Engine:
                                       min(SECOND_LOOK_MAX_TOKENS, self.settings.max_answer_tokens), None, started,
                                       earlier=earlier, question=question, candidates=candidates))
         log.info("event=second_look kind=%s seconds=%.2f", second.kind, timings.get("generation_s", 0.0))
-        if second.kind == "answer":
+        if second.kind == "answer" and off_question(second.text, query, self._common_words | self._name_words):
+            log.info("event=answer_unconfirmed reason=second_look_shares_only_names_with_the_question")
+        elif second.kind == "answer":
             second.timings.update(first_token_s=first.timings.get("first_token_s", 0.0), second_look=1)
             return suffix_text, second
         first.timings["total_s"] = timings.get("total_s", first.timings.get("total_s", 0.0))

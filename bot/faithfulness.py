@@ -142,6 +142,16 @@ def without_off_question_opening(answer: str, question: str, common: frozenset[s
     return answer
 
 
+_NAME_PREFIXES = ("", "و", "ف", "ب", "ل", "ك", "وب", "ول")  # conjunctions and prepositions written onto a name
+
+
+def name_words(names: Sequence[tuple[str, str]]) -> frozenset[str]:
+    """The word forms of the listed names (Arabic with their attached «و», «ب», «ل» ..., and English): sharing
+    only these with a question ties an answer to who is asked about, not to what is asked."""
+    words = content_words(" ".join(f"{arabic} {english}" for arabic, english in names))
+    return frozenset(_word_forms({prefix + word for word in words for prefix in _NAME_PREFIXES}))
+
+
 ARABIC_RUN_WORDS = 4
 
 

@@ -31,13 +31,11 @@ def engine(settings: Settings):
 @pytest.fixture(scope="session")
 def default_engine(settings: Settings, engine):
     """The default (1.5B) model, sharing the embedder and index of the small engine to save memory."""
-    from bot.engine import Engine
-    from bot.llm import LocalLLM
+    from bot.engine import Engine, load_llm
     from bot.models import resolve_model_path
 
-    llm = LocalLLM(resolve_model_path(settings, "default", "gguf"), n_ctx=settings.n_ctx, threads=settings.threads,
-                   state_dir=settings.cache_dir / "states")
-    default = Engine(settings.with_overrides(llm_model="default"), engine.article, engine.index, engine.embedder,
-                     llm, engine.prompts)
+    default_settings = settings.with_overrides(llm_model="default")
+    llm = load_llm(default_settings, resolve_model_path(default_settings, "default", "gguf"))  # as the bot loads it
+    default = Engine(default_settings, engine.article, engine.index, engine.embedder, llm, engine.prompts)
     default.warm()
     return default

@@ -161,6 +161,16 @@ def test_default_model_refuses_invented_figures(default_engine):
     assert answer.kind in ("refusal", "unconfirmed")
 
 
+def test_default_model_gives_no_date_for_a_treaty_the_article_never_mentions(default_engine, caplog):
+    """Measured: the first answer copies the 2019 Vietnam trip (rejected: off the question); the second look
+    answers with the 2019 Vladivostok meeting, tied to the question only by «بوتين» and «وكيم». A second
+    look must share more than names with the question, so the user is told it cannot be confirmed."""
+    with caplog.at_level("INFO", logger="articlebot.engine"):
+        answer = default_engine.answer("في أي تاريخ سيوقع بوتين وكيم معاهدة؟")
+    assert answer.kind in ("refusal", "unconfirmed") and "2019" not in answer.text, (answer.text, caplog.text)
+    assert "second_look" in caplog.text, "the first answer was not rejected: the test no longer exercises the rule"
+
+
 def test_long_article_switches_to_retrieved_passages_by_itself(engine, settings, tmp_path):
     """An article that does not fit the context (the bundled one, three times over) is answered from
     retrieved passages instead of the whole-article prefix, without configuration."""

@@ -54,6 +54,21 @@ def test_sharing_only_the_articles_topic_words_does_not_tie_an_answer_to_the_que
     assert common_words(["كوريا", "كوريا"]) == frozenset(), "too few passages to tell topic words"
 
 
+def test_sharing_only_listed_names_can_count_as_sharing_nothing(engine):
+    """A second look's answer about the 2019 meeting shares only «بوتين» and «وكيم» with a question about a
+    treaty the article never mentions; with the names' word forms counted as saying nothing, it is off the
+    question. A name written with a conjunction or preposition («وكيم», «لبوتين») is still the name."""
+    from bot.faithfulness import name_words, off_question
+
+    names = name_words(engine.article.names)
+    assert {"بوتين", "وكيم", "لبوتين", "putin", "shoigu"} <= names and "معاهده" not in names
+    question = "في أي تاريخ سيوقع بوتين وكيم معاهدة؟"
+    met_before = "في عام 2019، عندما التقى بوتين وكيم سابقاً في مدينة فلاديفوستوك أيضاً قبل أربع سنوات (2019). [9]"
+    assert not off_question(met_before, question), "the names alone tie it to the question"
+    assert off_question(met_before, question, names)
+    assert not off_question(met_before, "متى التقى بوتين وكيم سابقاً؟", names), "«التقى» is what was asked"
+
+
 def test_english_answer_pasting_arabic_text_is_caught():
     from bot.faithfulness import copied_arabic_run
 
