@@ -99,6 +99,7 @@ class Settings:
     lookup_draft: int = 4  # tokens drafted from the prompt per decoding step (prompt-lookup decoding; 0: off)
     rewrite_follow_ups: bool = True  # search a follow-up together with the previous question
     passage_hints: bool = True  # name the retrieved passage numbers next to the question
+    passage_names: bool = True  # English questions: list the quoted passages' names with their English spelling
     quote_passages: int = 0  # whole-article layout: also repeat the top N retrieved passages with the question
     quote_sentence: bool = False  # whole-article layout: repeat the retrieved sentence closest to the question
     second_look: bool = True  # an answer rejected as missing the question is asked again with the top passages quoted
@@ -165,6 +166,7 @@ class Settings:
             lookup_draft=_int(env, "ARTICLEBOT_LOOKUP_DRAFT", d.lookup_draft, 0),
             rewrite_follow_ups=_bool(env, "ARTICLEBOT_REWRITE_FOLLOW_UPS", d.rewrite_follow_ups),
             passage_hints=_bool(env, "ARTICLEBOT_PASSAGE_HINTS", d.passage_hints),
+            passage_names=_bool(env, "ARTICLEBOT_PASSAGE_NAMES", d.passage_names),
             quote_passages=_int(env, "ARTICLEBOT_QUOTE_PASSAGES", d.quote_passages, 0),
             quote_sentence=_bool(env, "ARTICLEBOT_QUOTE_SENTENCE", d.quote_sentence),
             second_look=_bool(env, "ARTICLEBOT_SECOND_LOOK", d.second_look),

@@ -32,7 +32,7 @@ from .prompts import Prompts
 from .retrieval import CHUNK_MAX_CHARS, RRF_K, ArticleIndex, Hit, TextEncoder, load_embedder
 from .summary import SUMMARY_SENTENCES, SUMMARY_WORDS, ranked_sentences, summary_sentences
 from .text import (SENTENCE_END, Article, Chunk, answer_language_ok, arabic_ratio, chunk_article, chunk_core_text,
-                   clean_text, detect_language, load_article, sentence_spans)
+                   clean_text, detect_language, load_article, normalize_arabic, sentence_spans)
 
 log = logging.getLogger("articlebot.engine")
 
@@ -284,8 +284,21 @@ class Engine:
                 lines.append(f"Q: {turn.question}\nA: {_shorten(turn.answer, 300)}")
             turns = self.prompts.fill(f"history_{lang}", turns="\n".join(lines))
         hint = self.prompts.fill("passage_hint", passage_numbers=numbers) if self.settings.passage_hints else ""
+        if lang == "en" and self.settings.passage_names and shown:
+            hint += self._names_line(" ".join(h.chunk.text for h in shown))
         return self.prompts.fill(f"question_{lang}", history=turns, passages=passages, passage_hint=hint,
                                  question=question)
+
+    def _names_line(self, text: str) -> str:
+        """The listed names that occur in `text`, with their English spelling, as a line to put next to an
+        English question or a sentence to translate. Measured: with the names list only in the system prompt,
+        3,000 tokens back, the default model wrote «فيتنام» as "France" and «فلاديفوستوك» as "Fudafostok" even
+        with the passage quoted; with the pairs beside the question, English facts 7 -> 10 of 21
+        (bench/eval-results.md)."""
+        normal = normalize_arabic(text)
+        pairs = [f"{arabic} = {english}" for arabic, english in self.article.names
+                 if normalize_arabic(arabic) in normal or english in text]
+        return self.prompts.fill("passage_names", names="; ".join(pairs)) if pairs else ""
 
     def _with_arabic_names(self, question: str) -> str:
         """The question plus the Arabic spelling of the listed names it mentions, so an English question
@@ -470,8 +483,9 @@ class Engine:
         """`sentence` in `lang` by the model, or "" when the translation fails a check that more text cannot
         undo (a number the article never writes, a name off the names list or outside the sentence's passage);
         `listed` and `sources` come from `_check_inputs`, as for answers."""
-        raw = "".join(self.llm.stream(self._system, self.prompts.fill(f"summary_sentence_{lang}", sentence=sentence),
-                                      self.settings.max_summary_tokens, self.settings.temperature))
+        names = self._names_line(sentence) if self.settings.passage_names else ""
+        asked = self.prompts.fill(f"summary_sentence_{lang}", sentence=sentence, names=names)
+        raw = "".join(self.llm.stream(self._system, asked, self.settings.max_summary_tokens, self.settings.temperature))
         lines = [ln.strip().lstrip("-•* ").strip() for ln in _CITATIONS.sub("", raw.replace(SENTINEL, "")).splitlines()]
         text = next((ln for ln in lines if ln and not ln.endswith(":")), "")  # not a label ("In English:")
         reason = "empty" if not text else lasting_reason(text, lang, "", self.article.text, listed, sources)

@@ -220,6 +220,27 @@ def test_quoted_passages_travel_with_the_question_in_the_whole_article_layout(en
     assert hits[0].chunk.text not in engine._question_prompt("Where?", "en", hits, [])
 
 
+def test_an_english_question_with_quoted_passages_gets_their_names_in_english(engine, settings):
+    """Next to an English question, the names in the quoted passages with their English spelling: the
+    passage about Kim's 2019 train trip brings «فيتنام = Vietnam», not names from other passages. Arabic
+    questions and questions without quoted passages get no such line; ARTICLEBOT_PASSAGE_NAMES=0 turns it off."""
+    from bot.engine import Engine
+
+    quoting = Engine(settings.with_overrides(quote_passages=1), engine.article, engine.index, engine.embedder,
+                     engine.llm, engine.prompts)
+    question = "Where did Kim travel by train in 2019?"
+    _, hits, _ = quoting.retrieve(question, [])
+    assert "فيتنام" in hits[0].chunk.text
+    prompt = quoting._question_prompt(question, "en", hits, [])
+    line = next(line for line in prompt.splitlines() if line.startswith("Names in these passages"))
+    assert "فيتنام = Vietnam" in line and "دونالد ترامب = Donald Trump" in line and "Seoul" not in line
+    assert "Names in these passages" not in quoting._question_prompt("إلى أين سافر كيم بالقطار؟", "ar", hits, [])
+    assert "Names in these passages" not in engine._question_prompt(question, "en", hits, []), "nothing quoted"
+    off = Engine(settings.with_overrides(quote_passages=1, passage_names=False), engine.article, engine.index,
+                 engine.embedder, engine.llm, engine.prompts)
+    assert "Names in these passages" not in off._question_prompt(question, "en", hits, [])
+
+
 def test_earlier_turns_go_to_the_model_as_chat_turns_after_the_cached_prefix(engine):
     from bot.engine import Turn
 
