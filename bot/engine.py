@@ -291,10 +291,10 @@ class Engine:
 
     def _names_line(self, text: str) -> str:
         """The listed names that occur in `text`, with their English spelling, as a line to put next to an
-        English question or a sentence to translate. Measured: with the names list only in the system prompt,
-        3,000 tokens back, the default model wrote «فيتنام» as "France" and «فلاديفوستوك» as "Fudafostok" even
-        with the passage quoted; with the pairs beside the question, English facts 7 -> 10 of 21
-        (bench/eval-results.md)."""
+        English question. Measured: with the names list only in the system prompt, 3,000 tokens back, the
+        default model wrote «فيتنام» as "France" and «فلاديفوستوك» as "Fudafostok" even with the passage
+        quoted; with the pairs beside the question, English facts 7 -> 10 of 21 (bench/eval-results.md).
+        Beside each sentence of a translated summary it changed which bullets failed, not how many (4 of 8)."""
         normal = normalize_arabic(text)
         pairs = [f"{arabic} = {english}" for arabic, english in self.article.names
                  if normalize_arabic(arabic) in normal or english in text]
@@ -483,9 +483,8 @@ class Engine:
         """`sentence` in `lang` by the model, or "" when the translation fails a check that more text cannot
         undo (a number the article never writes, a name off the names list or outside the sentence's passage);
         `listed` and `sources` come from `_check_inputs`, as for answers."""
-        names = self._names_line(sentence) if self.settings.passage_names else ""
-        asked = self.prompts.fill(f"summary_sentence_{lang}", sentence=sentence, names=names)
-        raw = "".join(self.llm.stream(self._system, asked, self.settings.max_summary_tokens, self.settings.temperature))
+        raw = "".join(self.llm.stream(self._system, self.prompts.fill(f"summary_sentence_{lang}", sentence=sentence),
+                                      self.settings.max_summary_tokens, self.settings.temperature))
         lines = [ln.strip().lstrip("-•* ").strip() for ln in _CITATIONS.sub("", raw.replace(SENTINEL, "")).splitlines()]
         text = next((ln for ln in lines if ln and not ln.endswith(":")), "")  # not a label ("In English:")
         reason = "empty" if not text else lasting_reason(text, lang, "", self.article.text, listed, sources)
