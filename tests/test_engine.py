@@ -156,6 +156,13 @@ def test_default_model_never_shows_its_wrong_english_place(default_engine):
     assert answer.kind == "unconfirmed" or "Vladivostok" in answer.text
 
 
+def test_default_model_writes_the_quoted_passages_names_in_english(default_engine):
+    """Measured: the first answer says "Pyongyang" (rejected: not in the passages); the second look, with the
+    passage and its names in English beside the question, says "Vietnam" (without them: "France")."""
+    answer = default_engine.answer("Where did Kim travel by train in 2019?")
+    assert answer.kind == "answer" and "Vietnam" in answer.text, answer.text
+
+
 def test_default_model_refuses_invented_figures(default_engine):
     answer = default_engine.answer("What is the population of North Korea according to the article?")
     assert answer.kind in ("refusal", "unconfirmed")
