@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -266,6 +266,7 @@ class ArticleIndex:
         self.chunks = chunks
         self.manifest = manifest
         self.vectors = vectors
+        self.piece_vectors = piece_vectors
         self.pieces, owners = sentence_pieces(article, chunks)
         if len(piece_vectors) != len(self.pieces):
             raise IndexProblem("the index's sentence vectors do not match the article; run `articlebot index build`")
@@ -361,6 +362,20 @@ class ArticleIndex:
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
         best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
         return [Hit(self.chunks[cid], score, dense_ranks.get(cid), lexical_ranks.get(cid)) for cid, score in best]
+
+    def closest_sentence(self, query_vector: np.ndarray, chunk_ids: Sequence[int]) -> tuple[int, str, float] | None:
+        """(chunk id, sentence, cosine) of the sentence of the given chunks closest to the query; a chunk of
+        one sentence is that sentence."""
+        owners = self.owners[len(self.chunks):]
+        best: tuple[int, str, float] | None = None
+        for cid in chunk_ids:
+            rows = np.flatnonzero(owners == cid)
+            candidates = ([(self.pieces[r], float(self.piece_vectors[r] @ query_vector)) for r in rows] if len(rows)
+                          else [(self.chunks[cid].text.strip(), float(self.vectors[cid] @ query_vector))])
+            for text, similarity in candidates:
+                if best is None or similarity > best[2]:
+                    best = (cid, text, similarity)
+        return best
 
     def dense_similarity(self, query_vector: np.ndarray) -> np.ndarray:
         """Cosine similarity of the query to every chunk (vectors are normalised)."""

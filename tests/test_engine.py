@@ -344,6 +344,37 @@ def test_an_answer_off_the_question_gets_a_second_look_with_the_top_passages_quo
                        engine.embedder, engine.llm, engine.prompts)
     assert no_second.answer(question).kind == "unconfirmed" and len(asked) == 1
 
+def test_cannot_confirm_quotes_the_closest_sentence_when_it_is_close(engine, settings):
+    """An unconfirmed answer goes on with the top passages' sentence closest to the question, verbatim, and
+    that passage as its source; a question the article does not touch (GDP) gets the plain 'cannot confirm'.
+    ARTICLEBOT_CLOSEST_SENTENCE=0 turns the quote off."""
+    from bot.engine import CLOSEST_MIN_SIMILARITY, Answer, Engine
+    from bot.messages import message
+
+    def strict(**overrides):  # no answer can reach this support: every answer is rejected
+        return Engine(settings.with_overrides(min_support=1.5, second_look=False, **overrides), engine.article,
+                      engine.index, engine.embedder, engine.llm, engine.prompts)
+
+    answer = strict().answer("Where are Putin and Kim expected to meet?")
+    assert answer.kind == "unconfirmed" and answer.text.startswith(message("unconfirmed", "en"))
+    quoted = answer.text.split("«", 1)[1].rstrip("»")
+    assert "فلاديفوستوك" in quoted and quoted in engine.article.text and len(quoted) < len(answer.sources[0].chunk.text)
+    assert len(answer.sources) == 1 and f"[{answer.sources[0].chunk.id + 1}]" in answer.text
+    off = strict(closest_sentence=False).answer("Where are Putin and Kim expected to meet?")
+    assert off.kind == "unconfirmed" and off.text == message("unconfirmed", "en")
+
+    question = "من رافق شويغو في زيارته إلى كوريا؟"
+    _, hits, _ = engine.retrieve(question, [])
+    quoting = engine._with_closest_sentence(Answer(message("unconfirmed", "ar"), "ar", "unconfirmed"), question, hits[:2])
+    assert "كريفوروتشكو" in quoting.text and [h.chunk.id for h in quoting.sources] == [7]
+    far = "What is the GDP of Russia according to the article?"
+    _, hits, _ = engine.retrieve(far, [])
+    plain = engine._with_closest_sentence(Answer(message("unconfirmed", "en"), "en", "unconfirmed"), far, hits[:2])
+    assert plain.text == message("unconfirmed", "en") and not plain.sources
+    vector = engine.embedder.encode_queries([far])[0]
+    assert engine.index.closest_sentence(vector, range(len(engine.index.chunks)))[2] < CLOSEST_MIN_SIMILARITY
+
+
 def test_generation_stops_at_the_first_sentence_no_further_text_can_save(engine, settings, monkeypatch, caplog):
     """A complete sentence with a number the article never writes dooms the answer: the engine stops reading
     the model there instead of waiting for the rest, and the answer is the same 'cannot confirm' as without
