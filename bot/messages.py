@@ -25,9 +25,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "unconfirmed_closest": {
         "en": "I could not confirm an answer to that from the article, so I will not guess. "
-              "The closest it comes is this sentence of passage [{number}], in the article's words:\n«{sentence}»",
+              "The closest the article comes, in its own words (passage [{number}]):\n«{sentence}»",
         "ar": "لم أستطع التحقق من إجابة لذلك من نص المقال، لذا لن أخمّن. "
-              "أقرب ما يقوله المقال هو هذه الجملة من المقطع [{number}]:\n«{sentence}»",
+              "أقرب ما يقوله المقال، بنصّه (المقطع [{number}]):\n«{sentence}»",
     },
     "checking": {
         "en": "That first answer did not hold up against the article; reading the passages again …",

@@ -364,8 +364,8 @@ class ArticleIndex:
         return [Hit(self.chunks[cid], score, dense_ranks.get(cid), lexical_ranks.get(cid)) for cid, score in best]
 
     def closest_sentence(self, query_vector: np.ndarray, chunk_ids: Sequence[int]) -> tuple[int, str, float] | None:
-        """(chunk id, sentence, cosine) of the sentence of the given chunks closest to the query; a chunk of
-        one sentence is that sentence."""
+        """(chunk id, sentence, cosine) of the sentence of the given chunks closest to the query. A chunk whose
+        own part is one sentence has no sentence vectors: its whole text (with the overlap) stands for it."""
         owners = self.owners[len(self.chunks):]
         best: tuple[int, str, float] | None = None
         for cid in chunk_ids:
