@@ -318,6 +318,7 @@ async def test_a_rejected_first_answer_is_withdrawn_in_the_chat_before_the_secon
         shown = [reply.text, *reply.edits]
         assert any(note in text for text in shown), shown
         assert "could not confirm" in reply.final_text and note not in reply.final_text
+        assert "«" in reply.final_text and "فلاديفوستوك" in reply.final_text, "the closest sentence is quoted"
     finally:
         await stop_app(application)
         await server.stop()
