@@ -344,6 +344,7 @@ def test_an_answer_off_the_question_gets_a_second_look_with_the_top_passages_quo
                        engine.embedder, engine.llm, engine.prompts)
     assert no_second.answer(question).kind == "unconfirmed" and len(asked) == 1
 
+
 def test_cannot_confirm_quotes_the_closest_sentence_when_it_is_close(engine, settings):
     """An unconfirmed answer goes on with the top passages' sentence closest to the question, verbatim, and
     that passage as its source; a question the article does not touch (GDP) gets the plain 'cannot confirm'.
@@ -365,7 +366,8 @@ def test_cannot_confirm_quotes_the_closest_sentence_when_it_is_close(engine, set
 
     question = "من رافق شويغو في زيارته إلى كوريا؟"
     _, hits, _ = engine.retrieve(question, [])
-    quoting = engine._with_closest_sentence(Answer(message("unconfirmed", "ar"), "ar", "unconfirmed"), question, hits[:2])
+    unconfirmed = Answer(message("unconfirmed", "ar"), "ar", "unconfirmed")
+    quoting = engine._with_closest_sentence(unconfirmed, question, hits[:2])
     assert "كريفوروتشكو" in quoting.text and [h.chunk.id for h in quoting.sources] == [7]
     far = "What is the GDP of Russia according to the article?"
     _, hits, _ = engine.retrieve(far, [])
