@@ -22,8 +22,8 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from .config import Settings
-from .faithfulness import (common_words, content_words, lasting_reason, name_words, off_question, shared_words,
-                           unconfirmed_reason, without_off_question_opening)
+from .faithfulness import (common_words, content_words, lasting_reason, name_words, names_in, off_question,
+                           shared_words, unconfirmed_reason, without_off_question_opening)
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
 from .messages import bilingual, message
@@ -32,7 +32,7 @@ from .prompts import Prompts
 from .retrieval import CHUNK_MAX_CHARS, RRF_K, ArticleIndex, Hit, TextEncoder, load_embedder
 from .summary import SUMMARY_SENTENCES, SUMMARY_WORDS, ranked_sentences, summary_sentences
 from .text import (SENTENCE_END, Article, Chunk, answer_language_ok, arabic_ratio, chunk_article, chunk_core_text,
-                   clean_text, detect_language, load_article, normalize_arabic, sentence_spans)
+                   clean_text, detect_language, load_article, sentence_spans)
 
 log = logging.getLogger("articlebot.engine")
 
@@ -314,9 +314,7 @@ class Engine:
         default model wrote «فيتنام» as "France" and «فلاديفوستوك» as "Fudafostok" even with the passage
         quoted; with the pairs beside the question, English facts 7 -> 10 of 21 (bench/eval-results.md).
         Beside each sentence of a translated summary it changed which bullets failed, not how many (4 of 8)."""
-        normal = normalize_arabic(text)
-        pairs = [f"{arabic} = {english}" for arabic, english in self.article.names
-                 if normalize_arabic(arabic) in normal or english in text]
+        pairs = [f"{arabic} = {english}" for arabic, english in names_in(text, self.article.names)]
         return self.prompts.fill("passage_names", names="; ".join(pairs)) if pairs else ""
 
     def _with_arabic_names(self, question: str) -> str:

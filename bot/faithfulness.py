@@ -245,20 +245,32 @@ def names_outside_sources(answer: str, names: Sequence[tuple[str, str]], sources
     measured: "they meet in Seoul" for "where will Putin and Kim meet?", Kirby's title given to
     Krivoruchko. The retrieved passages are where the answer should come from."""
     said, present = normalize_arabic(_CITATION.sub("", answer)), normalize_arabic(f"{sources} {question}")
-    forms = [(normalize_arabic(arabic), re.sub(r"^the\s+", "", english.lower())) for arabic, english in names]
-
-    def occurs(form: tuple[str, str], text: str) -> bool:
-        return form[0] in text or re.search(rf"\b{re.escape(form[1])}\b", text) is not None
-
+    forms = _name_forms(names)
     found = set()
     for form, (_, english) in zip(forms, names):
-        if not occurs(form, said):
+        if not _occurs(form, said):
             continue
         # the full name stands for its listed short form: "Sergei Shoigu" is present where «شويغو» is
         same_name = [short for short in forms if _part_of(short, form)]
-        if not any(occurs(f, present) for f in [form, *same_name]):
+        if not any(_occurs(f, present) for f in [form, *same_name]):
             found.add(english)
     return found
+
+
+def names_in(text: str, names: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The listed (Arabic, English) names that `text` writes in either script, in list order."""
+    normal = normalize_arabic(text)
+    return [pair for pair, form in zip(names, _name_forms(names)) if _occurs(form, normal)]
+
+
+def _name_forms(names: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Each listed name as matched: Arabic normalised, English lower-cased without a leading "the"."""
+    return [(normalize_arabic(arabic), re.sub(r"^the\s+", "", english.lower())) for arabic, english in names]
+
+
+def _occurs(form: tuple[str, str], normal_text: str) -> bool:
+    """Whether a name (as `_name_forms` gives it) is in a text already passed through normalize_arabic."""
+    return form[0] in normal_text or re.search(rf"\b{re.escape(form[1])}\b", normal_text) is not None
 
 
 def _part_of(short: tuple[str, str], full: tuple[str, str]) -> bool:
