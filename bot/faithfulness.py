@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .text import SENTENCE_END, is_arabic_char, lexical_tokens, normalize_arabic
+from .text import SENTENCE_END, is_arabic_char, lexical_tokens, light_stem, normalize_arabic
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _CITATION = re.compile(r"\[\d{1,3}\]")
@@ -283,10 +283,14 @@ _CHOICE = re.compile(r"\bor\b|(^|\s)(أم|أو)(\s|$)", re.IGNORECASE)
 
 
 def only_repeats_the_question(answer: str, question: str) -> bool:
-    """Every content word of the answer already stands in the question ("فيتنام." for «من التقى كيم في فيتنام
-    عام 2019؟»): nothing was answered. A choice question ("Putin or Kim?") is exempt: its answer is in it."""
+    """Every content word of the answer already stands in the question, or its light stem does ("فيتنام." for
+    «من التقى كيم في فيتنام عام 2019؟»; «الصواريخ الجديدة يمكن أن تحملها صواريخ الغواصة الجديدة.» for «ما نوع
+    الرؤوس التي يمكن أن تحملها صواريخ الغواصة الجديدة؟»): nothing was answered. A choice question ("Putin or
+    Kim?") is exempt: its answer is in it."""
+    asked = _word_forms(content_words(question))
     words = content_words(answer)
-    return bool(words) and not _CHOICE.search(question) and _word_forms(words) <= _word_forms(content_words(question))
+    return bool(words) and not _CHOICE.search(question) and all((_word_forms({w}) | {light_stem(w)}) & asked
+                                                                 for w in words)
 
 
 def invented_numbers_reason(text: str, article_text: str) -> str | None:

@@ -193,6 +193,10 @@ def test_an_answer_that_only_repeats_the_question_is_flagged():
     assert only_repeats_the_question("فيتنام. [6]", "من التقى كيم في فيتنام عام 2019؟")
     assert only_repeats_the_question("Kim, in Vietnam.", "Whom did Kim meet in Vietnam?")
     assert not only_repeats_the_question("دونالد ترامب. [6]", "من التقى كيم في فيتنام عام 2019؟")
+    assert only_repeats_the_question("الصواريخ الجديدة يمكن أن تحملها صواريخ الغواصة الجديدة. [5]",
+                                     "ما نوع الرؤوس التي يمكن أن تحملها صواريخ الغواصة الجديدة؟"), "«ال» on a word"
+    assert not only_repeats_the_question("صواريخ برؤوس نووية. [4]",
+                                         "ما نوع الرؤوس التي يمكن أن تحملها صواريخ الغواصة الجديدة؟")
     assert not only_repeats_the_question("Putin.", "Who spoke first, Putin or Kim?"), "a choice is answered from it"
     assert not only_repeats_the_question("[6]", "Whom did Kim meet?"), "no words: other checks decide"
 
