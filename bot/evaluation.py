@@ -1,7 +1,8 @@
 """`articlebot eval`: run the evaluation set through the same engine the bot uses and score it.
 
 Matching is robust to Arabic spelling variants (alef forms, ta marbuta, alef maqsura, harakat, tatweel)
-and to Arabic-Indic digits. Each item names its gold passage by a distinctive piece of its text, so the
+and to Arabic-Indic digits. An item may list `wrong` facts besides the `expected` ones: for a question
+about a date, the years and months the article gives for something else; an answer naming one is wrong. Each item names its gold passage by a distinctive piece of its text, so the
 set survives changes to chunking; the chunk id is resolved at run time and reported.
 """
 
@@ -35,6 +36,29 @@ def normalize_for_match(text: str) -> str:
 def contains_any(text: str, variants: list[str]) -> bool:
     haystack = f" {normalize_for_match(text)} "
     return any(normalize_for_match(v) and normalize_for_match(v) in haystack for v in variants)
+
+
+_ATTACHED = "وبلفك"  # one-letter conjunctions and prepositions written onto an Arabic word
+
+
+def mentions_any(text: str, variants: list[str]) -> bool:
+    """Like `contains_any`, but whole words only (the first may carry one attached «و ب ل ف ك»): for the
+    facts an answer must not give, where a substring would find «آب» inside «الانتخابات»."""
+    words = normalize_for_match(text).split()
+    for variant in variants:
+        target = normalize_for_match(variant).split()
+        for i in range(len(words) - len(target) + 1) if target else ():
+            first, rest = words[i], words[i + 1: i + len(target)]
+            if rest == target[1:] and (first == target[0] or (first[:1] in _ATTACHED and first[1:] == target[0])):
+                return True
+    return False
+
+
+def answer_right(answer: Answer, expected: list[str], wrong: list[str]) -> bool:
+    """An answer (not a refusal) that gives one of the `expected` variants and none of the `wrong` ones: a
+    year or month the article gives for something else ("August/September 2019" for a summit it dates
+    "last August")."""
+    return answer.kind == "answer" and contains_any(answer.text, expected) and not mentions_any(answer.text, wrong)
 
 
 def is_refusal(answer: Answer) -> bool:
@@ -83,7 +107,7 @@ def run_item(engine: Engine, item: dict) -> ItemResult:
     if kind == "fact":
         answer = engine.answer(item["question"])
         recall, cid = _recall(engine, item["question"], [], item["gold"])
-        correct = answer.kind == "answer" and contains_any(answer.text, item["expected"])
+        correct = answer_right(answer, item["expected"], item.get("wrong", []))
         detail = {"gold_chunk": cid}
     elif kind == "refusal":
         answer = engine.answer(item["question"])
@@ -93,7 +117,7 @@ def run_item(engine: Engine, item: dict) -> ItemResult:
         turns_ok, recalls = [], []
         for turn in item["turns"]:
             answer = engine.answer(turn["question"], history)
-            turns_ok.append(answer.kind == "answer" and contains_any(answer.text, turn["expected"]))
+            turns_ok.append(answer_right(answer, turn["expected"], turn.get("wrong", [])))
             recalls.append(_recall(engine, turn["question"], history, turn["gold"])[0])
             history.append(Turn(turn["question"], answer.text, answer.language, [h.chunk.id for h in answer.sources]))
         correct, recall = turns_ok[-1], all(recalls)

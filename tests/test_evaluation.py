@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 from bot.engine import Answer, is_summary_request
-from bot.evaluation import contains_any, gold_chunk, load_items, run_eval, summarize, summary_ok
+from bot.evaluation import answer_right, contains_any, gold_chunk, load_items, mentions_any, run_eval, summarize, summary_ok
 
 EVAL_SET = Path(__file__).resolve().parent / "eval" / "eval_set.json"
 
@@ -22,6 +22,17 @@ def test_matching_ignores_arabic_spelling_variants_and_digits():
     assert not contains_any("المنتدى الاقتصادي الغربي", ["المنتدى الاقتصادي الشرقي"])
     assert contains_any("It is also the allies' forum", ["also the allies"]), "Latin «al» is not an article"
     assert not contains_any("They met in Moscow.", ["Vladivostok", "فلاديفوستوك"])
+
+
+def test_a_wrong_fact_beside_the_right_one_makes_the_answer_wrong():
+    assert mentions_any("The summit was held in August/September 2019. [17]", ["2019"])
+    assert mentions_any("عقدت في تموز الماضي", ["تموز"]) and mentions_any("وتموز", ["تموز"]), "«و» attached"
+    assert not mentions_any("نتائج الانتخابات", ["آب"]), "whole words, not a substring"
+    assert not mentions_any("in 20190", ["2019"])
+    summit = Answer("The summit was held in August/September 2019. [17]", "en", "answer")
+    assert not answer_right(summit, ["August"], ["2019", "July"])
+    assert answer_right(Answer("It was held last August. [17]", "en", "answer"), ["August"], ["2019", "July"])
+    assert not answer_right(Answer("I could not confirm ... «في أغسطس»", "en", "unconfirmed"), ["أغسطس"], [])
 
 
 def test_summary_checks():
@@ -49,6 +60,8 @@ def test_eval_set_is_complete_and_every_gold_passage_exists(engine):
         for turn in item.get("turns", [item]):
             if "gold" in turn:
                 assert gold_chunk(engine, turn["gold"]) is not None, turn["gold"]
+                assert not mentions_any(turn["gold"], turn.get("wrong", [])), "the gold passage's own words are right"
+            assert not set(turn.get("wrong", [])) & set(turn.get("expected", [])), item["id"]
 
 
 def test_small_model_subset_keeps_its_floor(engine):
