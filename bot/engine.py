@@ -62,8 +62,11 @@ SECOND_LOOK_MAX_TOKENS = 80  # a fact answer is short; a second runaway answer m
 # the checks after which a second look may find the answer: the model wrote about something else. Not after an
 # invented name or number: asked again, the model invents again (measured: all rejected answers re-asked turned
 # right refusals into answers)
+# A date made of a month and a year the article writes apart is asked again too: the model read the right
+# place and joined its parts wrongly; measured, with the passage quoted it gives the year alone ("The Korean
+# War ceasefire happened in 1953", first "in August 1953"). Invented numbers and names are not: it invents again.
 SECOND_LOOK_CHECKS = ("shares_no_word_with_the_question", "answer_only_repeats_the_question",
-                      "names_not_in_the_passages")
+                      "names_not_in_the_passages", "dates_not_in_article")
 # passages retrieved for the names check (the whole article is in the prompt; the top_k named to the model are
 # too few: measured, a right answer's name lay outside them when retrieval missed its passage)
 NAME_CHECK_PASSAGES = 8

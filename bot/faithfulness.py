@@ -35,6 +35,34 @@ def unsupported_numbers(answer: str, article_text: str) -> set[str]:
     return {n for n in claimed if n not in known and n.split(".")[0] not in known}
 
 
+# Each month as English writes it and as Arabic does (the Egyptian/Gulf and the Levantine names), normalised;
+# not English "may", which is mostly the verb.
+_MONTH_NAMES = (
+    "january يناير كانون_الثاني", "february فبراير شباط", "march مارس اذار", "april ابريل نيسان",
+    "مايو ايار", "june يونيو حزيران", "july يوليو تموز", "august اغسطس اب", "september سبتمبر ايلول",
+    "october اكتوبر تشرين_الاول", "november نوفمبر تشرين_الثاني", "december ديسمبر كانون_الاول",
+)
+_MONTH_OF = {name.replace("_", " "): number for number, names in enumerate(_MONTH_NAMES, 1) for name in names.split()}
+_MONTH = "|".join(sorted(map(re.escape, _MONTH_OF), key=len, reverse=True))
+# A month, then within 15 characters (a slash and a second name, "عام", "of") a year: "August 1953",
+# "August/September 2019", «أغسطس/ آب عام 2023». The first letter may carry an attached «و» «ب» «ف» «ل».
+_DATE = re.compile(rf"(?<!\w)[وبفل]?({_MONTH})(?!\w)[^\d\n]{{0,15}}?(?<!\d)((?:19|20)\d\d)(?!\d)")
+
+
+def dates_in(text: str) -> set[tuple[int, str]]:
+    """(month number, year) for each month written just before a year."""
+    return {(_MONTH_OF[m.group(1)], m.group(2)) for m in _DATE.finditer(normalize_arabic(_CITATION.sub("", text)))}
+
+
+def unsupported_dates(answer: str, article_text: str) -> set[str]:
+    """Month-and-year dates in the answer that the article never writes together: each part may be in the
+    article (so the number check passes) while the date is not. Measured: "the Korean War ceasefire
+    happened in August 1953" (the article: 1953, and August for the Camp David summit); "the summit was held
+    in August/September 2019" (the article: "last August")."""
+    known = dates_in(article_text)
+    return {f"{month:02d}/{year}" for month, year in dates_in(answer) - known}
+
+
 # Capitalised for grammar, not names the article must contain.
 COMMON_CAPITALISED = frozenset("""
 i a an the this that these those he she it they we you his her its their according however also both
@@ -294,8 +322,11 @@ def only_repeats_the_question(answer: str, question: str) -> bool:
 
 
 def invented_numbers_reason(text: str, article_text: str) -> str | None:
-    invented = unsupported_numbers(text, article_text)
-    return f"numbers_not_in_article numbers={sorted(invented)}" if invented else None
+    if invented := unsupported_numbers(text, article_text):
+        return f"numbers_not_in_article numbers={sorted(invented)}"
+    if invented := unsupported_dates(text, article_text):
+        return f"dates_not_in_article dates={sorted(invented)}"
+    return None
 
 
 def _names_reason(text: str, lang: str, question: str, names: Sequence[tuple[str, str]],
@@ -320,7 +351,7 @@ def _names_reason(text: str, lang: str, question: str, names: Sequence[tuple[str
 def lasting_reason(text: str, lang: str, question: str, article_text: str, names: Sequence[tuple[str, str]],
                    sources: str | None = None) -> str | None:
     """The checks of `unconfirmed_reason` that more text cannot undo, in its order: a number the article never
-    writes, an English answer pasting Arabic text, naming someone not on the names list or gluing listed
+    writes or a month and year it never writes together, an English answer pasting Arabic text, naming someone not on the names list or gluing listed
     names together, a listed name outside the retrieved passages. Run on the complete sentences streamed
     so far, one of them firing means the whole answer will be rejected, so generation can stop there
     (measured: a right answer followed by a 150-token list of invented references took 27 s)."""
@@ -331,7 +362,7 @@ def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str,
                        support: float, min_support: float, vocabulary: set[str], asked: str = "",
                        sources: str | None = None, common: frozenset[str] = frozenset()) -> str | None:
     """Why the answer cannot be confirmed (a log-ready reason), or None when every check passes: a number
-    the article never writes; a count question answered without a number; a long answer sharing no word
+    the article never writes, or a month and year it never writes together; a count question answered without a number; a long answer sharing no word
     with the question; an English answer pasting Arabic text, naming someone not on the names list or
     gluing listed names into an unlisted one; a listed name absent from the retrieved passages (`sources`,
     when given) and the question; a name question answered without a name; an answer that only repeats the

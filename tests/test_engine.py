@@ -163,6 +163,16 @@ def test_default_model_writes_the_quoted_passages_names_in_english(default_engin
     assert answer.kind == "answer" and "Vietnam" in answer.text, answer.text
 
 
+def test_default_model_drops_a_month_the_article_gives_for_something_else(default_engine, caplog):
+    """Measured: the first answer says "the Korean War ceasefire happened in August 1953" (1953 is the
+    ceasefire's year, August the Camp David summit's month): the date check sends it to a second look, which
+    gives the year alone."""
+    with caplog.at_level("INFO", logger="articlebot.engine"):
+        answer = default_engine.answer("In which year did the Korean War ceasefire happen?")
+    assert "reason=dates_not_in_article" in caplog.text, "the first answer changed: the test no longer exercises the check"
+    assert answer.kind == "answer" and "1953" in answer.text and "August" not in answer.text, answer.text
+
+
 def test_default_model_refuses_invented_figures(default_engine):
     answer = default_engine.answer("What is the population of North Korea according to the article?")
     assert answer.kind in ("refusal", "unconfirmed")

@@ -252,3 +252,17 @@ def test_lasting_reason_fires_only_for_what_more_text_cannot_undo():
     assert lasting_reason("التقيا في سيول.", "ar", "أين؟", article, names, sources).startswith("names_not_in_the_passages")
     assert lasting_reason("The answer is not given.", "en", "How many?", article, names, sources) is None, \
         "a count question without a number may still get one: not a lasting reason"
+
+
+def test_a_date_joined_from_parts_the_article_writes_apart_is_unsupported():
+    from bot.faithfulness import dates_in, invented_numbers_reason, unsupported_dates
+    article = "توقفت الحرب عام 1953. وعقدت القمة في أغسطس/ آب الماضي. وفي تموز 2019 زار الوزير المدينة."
+    assert dates_in("The summit was held in August/September 2019.") == {(8, "2019")}
+    assert dates_in("عقدت في أغسطس/ آب عام 2023") == {(8, "2023")}, "Arabic month names, «عام» between"
+    assert dates_in("Kim may visit Russia in 2019") == set(), "English «may» is the verb"
+    assert dates_in("In July, Shoigu visited Pyongyang; they met in 2019") == set(), "too far apart to be one date"
+    assert unsupported_dates("The ceasefire came in August 1953. [14]", article) == {"08/1953"}
+    assert unsupported_dates("The minister visited in July 2019.", article) == set(), "the article writes it"
+    assert unsupported_dates("The war stopped in 1953; the summit was in August.", article) == set()
+    assert invented_numbers_reason("The ceasefire came in August 1953.", article) == "dates_not_in_article dates=['08/1953']"
+    assert invented_numbers_reason("It came in 1954.", article).startswith("numbers_not_in_article"), "numbers first"
