@@ -26,7 +26,7 @@ from .faithfulness import (common_words, content_words, lasting_reason, name_wor
                            shared_words, unconfirmed_reason, without_off_question_opening)
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
-from .messages import bilingual, message
+from .messages import bilingual, closest_quote, message
 from .models import resolve_model_path
 from .prompts import Prompts
 from .retrieval import CHUNK_MAX_CHARS, RRF_K, ArticleIndex, Hit, TextEncoder, load_embedder
@@ -303,7 +303,7 @@ class Engine:
         if history:
             lines = []
             for turn in history:
-                lines.append(f"Q: {turn.question}\nA: {_shorten(turn.answer, 300)}")
+                lines.append(f"Q: {turn.question}\nA: {_as_context(turn.answer)}")
             turns = self.prompts.fill(f"history_{lang}", turns="\n".join(lines))
         hint = self.prompts.fill("passage_hint", passage_numbers=numbers) if self.settings.passage_hints else ""
         if lang == "en" and self.settings.passage_names and shown:
@@ -349,7 +349,7 @@ class Engine:
             lang = turn.language if turn.language in ("ar", "en") else "en"
             asked = self.prompts.fill(f"question_{lang}", history="", passages="", passage_hint="",
                                       question=turn.question)
-            turns.append((asked, _shorten(turn.answer, 300)))
+            turns.append((asked, _as_context(turn.answer)))
         return turns
 
     def _generate(self, suffix_text: str, lang: str, hits: list[Hit], timings: dict[str, float], query: str,
@@ -652,6 +652,14 @@ def _visible(text: str) -> str:
     """What may be shown while streaming: the model's own [n] markers are dropped (the final answer
     carries verified ones), and a marker still being written is held back."""
     return _PARTIAL_CITATION.sub("", _CITATIONS.sub("", text))
+
+
+def _as_context(answer: str) -> str:
+    """An earlier answer as the model is shown it: an "I could not confirm" reply that quoted the article is
+    given as the quoted sentence alone. Measured: shown the canned sentence, the default model repeated it as
+    its next answer ("And what did they agree to there?"), and the quote is what the user read and may be
+    asking about (follow-ups 8 -> 9 of 12: «وبماذا حث الجانب الكوري؟» after Watson's sentence was quoted)."""
+    return _shorten(closest_quote(answer) or answer, 300)
 
 
 def _shorten(text: str, limit: int) -> str:

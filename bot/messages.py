@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 MESSAGES: dict[str, dict[str, str]] = {
     "not_in_article": {
         "en": "The article does not say.",
@@ -90,3 +92,20 @@ def message(key: str, lang: str, **values: object) -> str:
 def bilingual(key: str, **values: object) -> str:
     """Arabic first, then English: for when we do not know the user's language."""
     return f"{message(key, 'ar', **values)}\n{message(key, 'en', **values)}"
+
+
+def _quote_pattern(lang: str) -> re.Pattern[str]:
+    template = re.escape(MESSAGES["unconfirmed_closest"][lang])
+    return re.compile(template.replace(re.escape("{number}"), r"\d+").replace(re.escape("{sentence}"), "(.+)"),
+                      re.DOTALL)
+
+
+_CLOSEST_QUOTE = [_quote_pattern(lang) for lang in MESSAGES["unconfirmed_closest"]]
+
+
+def closest_quote(text: str) -> str | None:
+    """The article's sentence an "I could not confirm ..., the closest the article comes" reply quoted."""
+    for pattern in _CLOSEST_QUOTE:
+        if match := pattern.fullmatch(text.strip()):
+            return match.group(1)
+    return None
