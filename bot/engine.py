@@ -59,12 +59,11 @@ CLOSEST_MIN_SIMILARITY = 0.40  # see Engine._with_closest_sentence
 SECOND_LOOK_PASSAGES = 2  # passages quoted when a rejected answer is asked again; 0: the closest sentence only
 SUMMARY_TRANSLATION_TRIES = 8  # sentences translated at most for a summary in another language (~5 s each, once)
 SECOND_LOOK_MAX_TOKENS = 80  # a fact answer is short; a second runaway answer must not double the wait
-# the checks after which a second look may find the answer: the model wrote about something else. Not after an
-# invented name or number: asked again, the model invents again (measured: all rejected answers re-asked turned
-# right refusals into answers)
-# A date made of a month and a year the article writes apart is asked again too: the model read the right
-# place and joined its parts wrongly; measured, with the passage quoted it gives the year alone ("The Korean
-# War ceasefire happened in 1953", first "in August 1953"). Invented numbers and names are not: it invents again.
+# the checks after which a second look may find the answer: the model wrote about something else, or joined a
+# month and a year the article writes apart (it read the right place; measured, with the passage quoted it gives
+# the year alone: "The Korean War ceasefire happened in 1953", first "in August 1953"). Not after an invented
+# name or number: asked again, the model invents again (measured: all rejected answers re-asked turned right
+# refusals into answers)
 SECOND_LOOK_CHECKS = ("shares_no_word_with_the_question", "answer_only_repeats_the_question",
                       "names_not_in_the_passages", "dates_not_in_article")
 # passages retrieved for the names check (the whole article is in the prompt; the top_k named to the model are

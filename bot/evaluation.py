@@ -2,8 +2,9 @@
 
 Matching is robust to Arabic spelling variants (alef forms, ta marbuta, alef maqsura, harakat, tatweel)
 and to Arabic-Indic digits. An item may list `wrong` facts besides the `expected` ones: for a question
-about a date, the years and months the article gives for something else; an answer naming one is wrong. Each item names its gold passage by a distinctive piece of its text, so the
-set survives changes to chunking; the chunk id is resolved at run time and reported.
+about a date, the years and months the article gives for something else; an answer naming one is wrong.
+Each item names its gold passage by a distinctive piece of its text, so the set survives changes to
+chunking; the chunk id is resolved at run time and reported.
 """
 
 from __future__ import annotations

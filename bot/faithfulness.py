@@ -351,28 +351,29 @@ def _names_reason(text: str, lang: str, question: str, names: Sequence[tuple[str
 def lasting_reason(text: str, lang: str, question: str, article_text: str, names: Sequence[tuple[str, str]],
                    sources: str | None = None) -> str | None:
     """The checks of `unconfirmed_reason` that more text cannot undo, in its order: a number the article never
-    writes or a month and year it never writes together, an English answer pasting Arabic text, naming someone not on the names list or gluing listed
-    names together, a listed name outside the retrieved passages. Run on the complete sentences streamed
-    so far, one of them firing means the whole answer will be rejected, so generation can stop there
-    (measured: a right answer followed by a 150-token list of invented references took 27 s)."""
+    writes or a month and year it never writes together, an English answer pasting Arabic text, naming someone
+    not on the names list or gluing listed names together, a listed name outside the retrieved passages. Run on
+    the complete sentences streamed so far, one of them firing means the whole answer will be rejected, so
+    generation can stop there (measured: a right answer followed by a 150-token list of invented references took
+    27 s)."""
     return invented_numbers_reason(text, article_text) or _names_reason(text, lang, question, names, sources)
 
 
 def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str, names: Sequence[tuple[str, str]],
                        support: float, min_support: float, vocabulary: set[str], asked: str = "",
                        sources: str | None = None, common: frozenset[str] = frozenset()) -> str | None:
-    """Why the answer cannot be confirmed (a log-ready reason), or None when every check passes: a number
-    the article never writes, or a month and year it never writes together; a count question answered without a number; a long answer sharing no word
-    with the question; an English answer pasting Arabic text, naming someone not on the names list or
-    gluing listed names into an unlisted one; a listed name absent from the retrieved passages (`sources`,
-    when given) and the question; a name question answered without a name; an answer that only repeats the
-    question; or no passage close to it (`support`, the cosine of the answer to its best passage: measured on the
-    evaluation set, invented answers such as "the president of France is ..." sit below 0.30 and right ones
-    above; answers of a few words that all occur in the article are exempt, embeddings cannot judge them).
-    `question` may carry the previous question too (a follow-up's search text); `asked` is only what was
-    asked now, which alone decides what kind of question it is. `names`: the names list as (Arabic,
-    English) pairs, empty when the article has none. `common`: the article's topic words (`common_words`),
-    which alone do not tie an answer to the question."""
+    """Why the answer cannot be confirmed (a log-ready reason), or None when every check passes: a number the
+    article never writes, or a month and year it never writes together; a count question answered without a
+    number; a long answer sharing no word with the question; an English answer pasting Arabic text, naming
+    someone not on the names list or gluing listed names into an unlisted one; a listed name absent from the
+    retrieved passages (`sources`, when given) and the question; a name question answered without a name; an
+    answer that only repeats the question; or no passage close to it (`support`, the cosine of the answer to its
+    best passage: measured on the evaluation set, invented answers such as "the president of France is ..." sit
+    below 0.30 and right ones above; answers of a few words that all occur in the article are exempt, embeddings
+    cannot judge them). `question` may carry the previous question too (a follow-up's search text); `asked` is
+    only what was asked now, which alone decides what kind of question it is. `names`: the names list as (Arabic,
+    English) pairs, empty when the article has none. `common`: the article's topic words (`common_words`), which
+    alone do not tie an answer to the question."""
     if reason := invented_numbers_reason(answer, article_text):
         return reason
     if count_without_number(answer, asked or question):
