@@ -26,7 +26,7 @@ from .faithfulness import (common_words, content_words, lasting_reason, name_wor
                            shared_words, unconfirmed_reason, without_off_question_opening)
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
-from .messages import bilingual, closest_quote, message
+from .messages import bilingual, closest_quote, message, unconfirmed_with_quote
 from .models import resolve_model_path
 from .prompts import Prompts
 from .retrieval import CHUNK_MAX_CHARS, RRF_K, ArticleIndex, Hit, TextEncoder, load_embedder
@@ -253,8 +253,7 @@ class Engine:
             return unconfirmed
         cid, sentence, similarity = closest
         log.info("event=closest_sentence_quoted passage=%d similarity=%.3f", cid + 1, similarity)
-        lang = unconfirmed.language
-        text = message("unconfirmed_closest", lang).format(number=cid + 1, sentence=sentence)
+        text = unconfirmed_with_quote(unconfirmed.language, cid + 1, sentence)
         return replace(unconfirmed, text=text, sources=[h for h in hits if h.chunk.id == cid])
 
     def _second_look(self, question: str, lang: str, candidates: list[Hit], history_block: list[Turn], query: str,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .engine import Answer, Engine, Turn
-from .text import answer_language_ok, normalize_arabic
+from .text import ATTACHED_LETTERS, answer_language_ok, normalize_arabic
 
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
 RECALL_K = 5
@@ -39,9 +39,6 @@ def contains_any(text: str, variants: list[str]) -> bool:
     return any(normalize_for_match(v) and normalize_for_match(v) in haystack for v in variants)
 
 
-_ATTACHED = "وبلفك"  # one-letter conjunctions and prepositions written onto an Arabic word
-
-
 def mentions_any(text: str, variants: list[str]) -> bool:
     """Like `contains_any`, but whole words only (the first may carry one attached «و ب ل ف ك»): for the
     facts an answer must not give, where a substring would find «آب» inside «الانتخابات»."""
@@ -50,7 +47,8 @@ def mentions_any(text: str, variants: list[str]) -> bool:
         target = normalize_for_match(variant).split()
         for i in range(len(words) - len(target) + 1) if target else ():
             first, rest = words[i], words[i + 1: i + len(target)]
-            if rest == target[1:] and (first == target[0] or (first[:1] in _ATTACHED and first[1:] == target[0])):
+            attached = first[:1] in ATTACHED_LETTERS and first[1:] == target[0]
+            if rest == target[1:] and (first == target[0] or attached):
                 return True
     return False
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .text import SENTENCE_END, is_arabic_char, lexical_tokens, light_stem, normalize_arabic
+from .text import ATTACHED_LETTERS, SENTENCE_END, is_arabic_char, lexical_tokens, light_stem, normalize_arabic
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _CITATION = re.compile(r"\[\d{1,3}\]")
@@ -170,7 +170,7 @@ def without_off_question_opening(answer: str, question: str, common: frozenset[s
     return answer
 
 
-_NAME_PREFIXES = ("", "و", "ف", "ب", "ل", "ك", "وب", "ول")  # conjunctions and prepositions written onto a name
+_NAME_PREFIXES = ("", *ATTACHED_LETTERS, "وب", "ول")  # conjunctions and prepositions written onto a name
 
 
 def name_words(names: Sequence[tuple[str, str]]) -> frozenset[str]:

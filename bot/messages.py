@@ -25,11 +25,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "I could not confirm an answer to that from the article, so I will not guess.",
         "ar": "لم أستطع التحقق من إجابة لذلك من نص المقال، لذا لن أخمّن.",
     },
-    "unconfirmed_closest": {
-        "en": "I could not confirm an answer to that from the article, so I will not guess. "
-              "The closest the article comes, in its own words (passage [{number}]):\n«{sentence}»",
-        "ar": "لم أستطع التحقق من إجابة لذلك من نص المقال، لذا لن أخمّن. "
-              "أقرب ما يقوله المقال، بنصّه (المقطع [{number}]):\n«{sentence}»",
+    "closest_sentence": {  # follows "unconfirmed": see unconfirmed_with_quote
+        "en": "The closest the article comes, in its own words (passage [{number}]):\n«{sentence}»",
+        "ar": "أقرب ما يقوله المقال، بنصّه (المقطع [{number}]):\n«{sentence}»",
     },
     "checking": {
         "en": "That first answer did not hold up against the article; reading the passages again …",
@@ -94,17 +92,22 @@ def bilingual(key: str, **values: object) -> str:
     return f"{message(key, 'ar', **values)}\n{message(key, 'en', **values)}"
 
 
+def unconfirmed_with_quote(lang: str, number: object, sentence: str) -> str:
+    """"I could not confirm ...", then the article's sentence closest to the question, quoted with its passage."""
+    return f"{message('unconfirmed', lang)} {message('closest_sentence', lang, number=number, sentence=sentence)}"
+
+
 def _quote_pattern(lang: str) -> re.Pattern[str]:
-    template = re.escape(MESSAGES["unconfirmed_closest"][lang])
+    template = re.escape(unconfirmed_with_quote(lang, "{number}", "{sentence}"))
     return re.compile(template.replace(re.escape("{number}"), r"\d+").replace(re.escape("{sentence}"), "(.+)"),
                       re.DOTALL)
 
 
-_CLOSEST_QUOTE = [_quote_pattern(lang) for lang in MESSAGES["unconfirmed_closest"]]
+_CLOSEST_QUOTE = [_quote_pattern(lang) for lang in MESSAGES["closest_sentence"]]
 
 
 def closest_quote(text: str) -> str | None:
-    """The article's sentence an "I could not confirm ..., the closest the article comes" reply quoted."""
+    """The article's sentence an `unconfirmed_with_quote` reply quoted, or None for any other text."""
     for pattern in _CLOSEST_QUOTE:
         if match := pattern.fullmatch(text.strip()):
             return match.group(1)

@@ -19,6 +19,7 @@ _ALEF = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _AR_PREFIXES = ("وبال", "وال", "بال", "كال", "فال", "لل", "ال")
+ATTACHED_LETTERS = "وفبلك"  # one-letter conjunctions and prepositions written onto an Arabic word
 
 
 def clean_text(text: str) -> str:

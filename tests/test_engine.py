@@ -276,11 +276,11 @@ def test_an_unconfirmed_turn_goes_back_to_the_model_as_the_sentence_it_quoted(en
     """The user read the article's sentence after "I could not confirm"; a follow-up may ask about it. The
     model sees that sentence as the earlier answer, not the canned text it would otherwise repeat."""
     from bot.engine import Turn
-    from bot.messages import closest_quote, message
+    from bot.messages import closest_quote, message, unconfirmed_with_quote
 
     sentence = "وتعليقاً على اللقاء المرتقب للزعيمين بوتين وكيم، نقلت وسائل إعلام أمريكيّة عن أدريان واتسون،"
     for lang in ("ar", "en"):
-        unconfirmed = message("unconfirmed_closest", lang).format(number=19, sentence=sentence)
+        unconfirmed = unconfirmed_with_quote(lang, 19, sentence)
         assert closest_quote(unconfirmed) == sentence
         turns = engine._earlier_turns([Turn("من هو المتحدث؟", unconfirmed, lang, [18])])
         assert turns[0][1] == sentence
