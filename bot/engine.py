@@ -22,8 +22,8 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from .config import Settings
-from .faithfulness import (common_words, content_words, lasting_reason, name_words, names_in, off_question,
-                           shared_words, unconfirmed_reason, without_off_question_opening)
+from .faithfulness import (common_words, content_words, copies_the_article, lasting_reason, name_words, names_in,
+                           off_question, shared_words, unconfirmed_reason, without_off_question_opening)
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
 from .messages import bilingual, closest_quote, message, unconfirmed_with_quote
@@ -93,6 +93,7 @@ class Answer:
     # the model's own text, when the answer shown is that text with verified citations (else empty)
     raw: str = field(default="", repr=False)
     check: str = ""  # for an unconfirmed answer: the check that rejected it (see faithfulness)
+    draft: str = field(default="", repr=False)  # for an unconfirmed answer: the model's rejected text
 
     def to_dict(self) -> dict:
         return {"answer": self.text, "language": self.language, "kind": self.kind, "query": self.query,
@@ -268,11 +269,14 @@ class Engine:
         suffix_text = self._question_prompt(question, lang, hits, history_block, quote=SECOND_LOOK_PASSAGES,
                                             sentence=not SECOND_LOOK_PASSAGES)
         timings = dict(first.timings)
+        not_opening = first.draft if copies_the_article(first.draft, self.article.text) else ""
         second = _last(self._generate(suffix_text, lang, hits, timings, query,
                                       min(SECOND_LOOK_MAX_TOKENS, self.settings.max_answer_tokens), None, started,
-                                      earlier=earlier, question=question, candidates=candidates))
+                                      earlier=earlier, question=question, candidates=candidates,
+                                      not_opening=not_opening))
         log.info("event=second_look kind=%s seconds=%.2f", second.kind, timings.get("generation_s", 0.0))
-        if second.kind == "answer" and off_question(second.text, query, self._common_words | self._name_words):
+        if second.kind == "answer" and off_question(second.text, query, self._common_words | self._name_words,
+                                                    self.article.text):
             log.info("event=answer_unconfirmed reason=second_look_shares_only_names_with_the_question")
         elif second.kind == "answer":
             second.timings.update(first_token_s=first.timings.get("first_token_s", 0.0), second_look=1)
@@ -352,10 +356,11 @@ class Engine:
 
     def _generate(self, suffix_text: str, lang: str, hits: list[Hit], timings: dict[str, float], query: str,
                   max_tokens: int, cancel: threading.Event | None, started: float,
-                  earlier: Sequence[tuple[str, str]] = (),
-                  question: str = "", candidates: list[Hit] | None = None) -> Iterator[str | Answer]:
+                  earlier: Sequence[tuple[str, str]] = (), question: str = "",
+                  candidates: list[Hit] | None = None, not_opening: str = "") -> Iterator[str | Answer]:
         """Stream the model's answer to `suffix_text`, then yield the checked Answer. `hits` are the passages
-        named to the model; `candidates` (default: `hits`), a wider retrieval, are where its names must occur."""
+        named to the model; `candidates` (default: `hits`), a wider retrieval, are where its names must occur;
+        the answer may not begin with the first token of `not_opening`."""
         stats = GenerationStats()
         raw = ""
         sent = 0  # characters of visible text already yielded
@@ -363,7 +368,7 @@ class Engine:
         settled = ""  # the part of the answer the early check has seen (see _settled_text)
         doomed = ""  # why the answer will be rejected whatever follows, once the early check knows
         for piece in self.llm.stream(self._system, suffix_text, max_tokens, self.settings.temperature, stats, cancel,
-                                     earlier=earlier):
+                                     earlier=earlier, not_opening=not_opening):
             raw += piece
             body = raw.lstrip()
             if SENTINEL.startswith(body) or body.startswith(SENTINEL):
@@ -403,7 +408,7 @@ class Engine:
         if kind == "answer" and not answer_language_ok(text, lang):
             log.warning("event=answer_language_mismatch expected=%s arabic_ratio=%.2f", lang, arabic_ratio(text))
         yield Answer(text, lang, kind, sources, timings, query, raw=raw if kind == "answer" and verbatim else "",
-                     check=check)
+                     check=check, draft=raw if kind == "unconfirmed" else "")
 
     def _faithful(self, text: str, lang: str, support: float, query: str, question: str,
                   listed: list[tuple[str, str]], sources: str | None) -> tuple[str, str, str]:

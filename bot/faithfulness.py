@@ -148,12 +148,29 @@ def shares_a_word(text: str, question: str, common: frozenset[str] = frozenset()
     return bool(shared_words(text, question) - common)
 
 
-def off_question(answer: str, question: str, common: frozenset[str] = frozenset()) -> bool:
+def off_question(answer: str, question: str, common: frozenset[str] = frozenset(), article_text: str = "") -> bool:
     """A long answer that shares no content word with the question, the article's `common` words aside:
     measured on the evaluation set, these are copied sentences about something else (the Camp David summit
     sentence, sharing only «كوريا», for «من رافق شويغو في زيارته إلى كوريا؟»); short answers
-    ("فلاديفوستوك.") are never flagged."""
-    return len(content_words(answer)) >= LONG_ANSWER_WORDS and not shares_a_word(answer, question, common)
+    ("فلاديفوستوك.") are never flagged. With `article_text`, an answer copied from part of an article sentence
+    that shares a word with the question is on it: «أليكسي كريفوروتشكو، نائب وزير الدفاع الروسي ...» answers
+    the same question from «... أن شويغو اصطحب معه إلى هذه الزيارة الجنرال أليكسي كريفوروتشكو، ...»."""
+    if len(content_words(answer)) < LONG_ANSWER_WORDS or shares_a_word(answer, question, common):
+        return False
+    sentence = enclosing_sentence(answer, article_text) if article_text else None
+    return sentence is None or not shares_a_word(sentence, question, common)
+
+
+def enclosing_sentence(answer: str, article_text: str) -> str | None:
+    """The article sentence that holds the whole answer (citations and end punctuation aside) word for word,
+    after Arabic normalisation; None when the answer is not a verbatim part of one sentence."""
+    said = normalize_arabic(" ".join(_CITATION.sub("", answer).split())).strip(" .،,؛;:!?؟")
+    if not said:
+        return None
+    for sentence in SENTENCE_END.split(article_text):
+        if said in normalize_arabic(" ".join(sentence.split())):
+            return sentence
+    return None
 
 
 def without_off_question_opening(answer: str, question: str, common: frozenset[str] = frozenset()) -> str:
@@ -192,6 +209,17 @@ def copied_arabic_run(answer: str) -> bool:
         if run >= ARABIC_RUN_WORDS:
             return True
     return False
+
+
+COPIED_OPENING_WORDS = 4
+
+
+def copies_the_article(answer: str, article_text: str) -> bool:
+    """The answer opens with COPIED_OPENING_WORDS or more words written so in the article: the small model's
+    way of writing about something else is to copy a sentence of the source («في المقابل، يمكن أن تتوسع
+    موسكو ...» opened most rejected Arabic answers); asked again, it copies the same one unless steered."""
+    opening = normalize_arabic(" ".join(answer.split()[:COPIED_OPENING_WORDS]))
+    return len(opening.split()) == COPIED_OPENING_WORDS and opening in normalize_arabic(" ".join(article_text.split()))
 
 
 SHORT_ANSWER_WORDS = 3
@@ -378,7 +406,7 @@ def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str,
         return reason
     if count_without_number(answer, asked or question):
         return "no_number_for_a_count_question"
-    if off_question(answer, question, common):
+    if off_question(answer, question, common, article_text):
         return "shares_no_word_with_the_question"
     if reason := _names_reason(answer, lang, question, names, sources):
         return reason

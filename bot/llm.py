@@ -39,6 +39,21 @@ class LLMUnavailable(LLMError):
     """The inference server cannot be reached (down, restarting, overloaded): users are told to retry."""
 
 
+class FirstTokenBan:
+    """A llama-cpp-python logits processor: the `banned` tokens cannot be sampled first. It is called once per
+    sampled position, the first call being the answer's first token, in both generation paths."""
+
+    def __init__(self, banned: Sequence[int]) -> None:
+        self.banned = list(banned)
+        self.calls = 0
+
+    def __call__(self, _input_ids, scores):
+        self.calls += 1
+        if self.calls == 1:
+            scores[self.banned] = -float("inf")
+        return scores
+
+
 class ChatModel(Protocol):
     """What the engine needs from a language model, in process or behind a server.
 
@@ -55,7 +70,9 @@ class ChatModel(Protocol):
 
     def stream(self, system: str, user: str, max_tokens: int, temperature: float = 0.1,
                stats: "GenerationStats | None" = None, cancel: threading.Event | None = None,
-               earlier: Sequence[tuple[str, str]] = ()) -> Iterator[str]: ...
+               earlier: Sequence[tuple[str, str]] = (), not_opening: str = "") -> Iterator[str]:
+        """`not_opening`: the answer must not begin with this text's first token (a backend that cannot
+        steer its first token ignores it)."""
 
 
 def chat_messages(system: str, user: str, earlier: Sequence[tuple[str, str]] = ()) -> list[dict[str, str]]:
@@ -256,13 +273,15 @@ class LocalLLM:
 
     def stream(self, system: str, user: str, max_tokens: int, temperature: float = 0.1,
                stats: GenerationStats | None = None, cancel: threading.Event | None = None,
-               earlier: Sequence[tuple[str, str]] = ()) -> Iterator[str]:
+               earlier: Sequence[tuple[str, str]] = (), not_opening: str = "") -> Iterator[str]:
         """Yield text pieces of the answer. One generation at a time (the KV cache is shared)."""
         prefix, suffix = self.render(system, user, earlier)
-        yield from self.stream_tokens(prefix, suffix, max_tokens, temperature, stats, cancel)
+        banned = self.llama.tokenize(not_opening.strip().encode(), add_bos=False, special=False)[:1]
+        yield from self.stream_tokens(prefix, suffix, max_tokens, temperature, stats, cancel, banned)
 
     def stream_tokens(self, prefix: list[int], suffix: list[int], max_tokens: int, temperature: float = 0.1,
-                      stats: GenerationStats | None = None, cancel: threading.Event | None = None) -> Iterator[str]:
+                      stats: GenerationStats | None = None, cancel: threading.Event | None = None,
+                      banned_first: Sequence[int] = ()) -> Iterator[str]:
         stats = stats if stats is not None else GenerationStats()
         tokens = prefix + suffix
         if len(tokens) + 16 > self.n_ctx:
@@ -274,11 +293,13 @@ class LocalLLM:
             stats.prompt_tokens = len(tokens)
             stats.evaluated_tokens = len(tokens) - cached
             try:
+                steering = {"logits_processor": [FirstTokenBan(banned_first)]} if banned_first else {}
                 if self._lookup is not None:
-                    yield from self._stream_lookup(tokens, cached, max_tokens, temperature, stats, started, cancel)
+                    yield from self._stream_lookup(tokens, cached, max_tokens, temperature, stats, started, cancel,
+                                                   steering)
                     return
                 pieces = self.llama.create_completion(
-                    prompt=tokens, max_tokens=max_tokens, temperature=temperature, **SAMPLING,
+                    prompt=tokens, max_tokens=max_tokens, temperature=temperature, **SAMPLING, **steering,
                     repeat_penalty=self.repeat_penalty, stream=True, stop=["<|im_end|>", "<|endoftext|>", "NOT_IN_ARTICLE\n"],
                 )
                 for piece in pieces:
@@ -299,9 +320,10 @@ class LocalLLM:
                     stats.completion_tokens = max(stats.completion_tokens, self.llama.n_tokens - len(tokens) + 1)
 
     def _stream_lookup(self, tokens: list[int], cached: int, max_tokens: int, temperature: float,
-                       stats: GenerationStats, started: float, cancel: threading.Event | None) -> Iterator[str]:
+                       stats: GenerationStats, started: float, cancel: threading.Event | None,
+                       steering: dict) -> Iterator[str]:
         """Generation with prompt-lookup drafts (see lookup_decoding); the same sampling as create_completion."""
-        sampling = {"temp": temperature, "repeat_penalty": self.repeat_penalty, **SAMPLING}
+        sampling = {"temp": temperature, "repeat_penalty": self.repeat_penalty, **SAMPLING, **steering}
         counted = 0
 
         def counting(stream: Iterator[int]) -> Iterator[int]:

@@ -67,7 +67,8 @@ class RemoteLLM:
 
     def stream(self, system: str, user: str, max_tokens: int, temperature: float = 0.1,
                stats: GenerationStats | None = None, cancel: threading.Event | None = None,
-               earlier: Sequence[tuple[str, str]] = ()) -> Iterator[str]:
+               earlier: Sequence[tuple[str, str]] = (), not_opening: str = "") -> Iterator[str]:
+        """See ChatModel.stream; `not_opening` is ignored (a server's logit bias holds for every token)."""
         stats = stats if stats is not None else GenerationStats()
         body = {
             "model": self._model_name(),
