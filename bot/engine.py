@@ -262,8 +262,10 @@ class Engine:
         """Ask once more, with the retrieved sentence closest to the question quoted next to it (or the top
         SECOND_LOOK_PASSAGES passages), after the checks found that the answer missed the question
         (SECOND_LOOK_CHECKS). A small model often copies a sentence from elsewhere in the long article; with
-        the right one in front of it, it finds the answer or says the article does not say. Only such answers
-        pay for it.
+        the right one in front of it, it finds the answer or says the article does not say. When the rejected
+        answer opened by copying the article, the new one may not open with the same token: asked again, the
+        model copied the same sentence («في المقابل، ...») with the right passage quoted. Only such answers pay
+        for it.
         Returns (the question part asked, the answer to show)."""
         hits = candidates[: self.settings.top_k]
         suffix_text = self._question_prompt(question, lang, hits, history_block, quote=SECOND_LOOK_PASSAGES,

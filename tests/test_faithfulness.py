@@ -266,3 +266,22 @@ def test_a_date_joined_from_parts_the_article_writes_apart_is_unsupported():
     assert unsupported_dates("The war stopped in 1953; the summit was in August.", article) == set()
     assert invented_numbers_reason("The ceasefire came in August 1953.", article) == "dates_not_in_article dates=['08/1953']"
     assert invented_numbers_reason("It came in 1954.", article).startswith("numbers_not_in_article"), "numbers first"
+
+
+def test_an_answer_copied_from_part_of_a_sentence_on_the_question_is_on_it(engine):
+    """«من رافق شويغو ...» answered with the name and title only: the answer shares no word with the question,
+    but the article sentence it is cut from («... أن شويغو اصطحب معه إلى هذه الزيارة الجنرال ...») does. The
+    sentence that most rejected Arabic answers copied shares none, so it stays off the question."""
+    from bot.faithfulness import copies_the_article, enclosing_sentence, off_question
+
+    article = engine.article.text
+    question = "من رافق شويغو في زيارته إلى كوريا؟"
+    title = "أليكسي كريفوروتشكو، نائب وزير الدفاع الروسي المسؤول عن المشتريات العسكرية. [8]"
+    attractor = ("في المقابل، يمكن أن تتوسع موسكو في تصدير الحبوب والنفط والتكنولوجيا العسكرية المتقدمة إلى بيونغ "
+                 "يانغ، فضلاً عن إمكانية الدّفع لها بالعملات الصعبة. [12]")
+    assert "شويغو اصطحب معه" in (enclosing_sentence(title, article) or "")
+    assert off_question(title, question), "without the article, the answer alone decides"
+    assert not off_question(title, question, article_text=article)
+    assert off_question(attractor, question, article_text=article)
+    assert enclosing_sentence("أليكسي كريفوروتشكو، نائب وزير الدفاع الياباني", article) is None
+    assert copies_the_article(attractor, article) and not copies_the_article("The US held a summit there.", article)
