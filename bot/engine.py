@@ -57,6 +57,7 @@ KEY_SENTENCE_HITS = 2  # the quoted sentence comes from the top passages only
 KEY_SENTENCE_CHARS = 200
 CLOSEST_MIN_SIMILARITY = 0.40  # see Engine._with_closest_sentence
 SECOND_LOOK_PASSAGES = 2  # passages quoted when a rejected answer is asked again; 0: the closest sentence only
+SUMMARY_FORMAT = "2"  # part of a cached summary's key: bump when the summary's layout changes
 SUMMARY_TRANSLATION_TRIES = 8  # sentences translated at most for a summary in another language (~5 s each, once)
 SECOND_LOOK_MAX_TOKENS = 80  # a fact answer is short; a second runaway answer must not double the wait
 # the checks after which a second look may find the answer: the model wrote about something else, or joined a
@@ -473,8 +474,11 @@ class Engine:
         """The article's most central sentences (`summary`) as bullets, verbatim in the article's language, in
         article order. In another language each is translated on its own and checked (names, numbers); one
         that fails is left out rather than shown, and the next most central sentence is tried instead, most
-        central first, up to SUMMARY_TRANSLATION_TRIES."""
-        if detect_language(self.article.body) == lang:
+        central first, up to SUMMARY_TRANSLATION_TRIES. Each translated bullet names its passage, and a note
+        says it is the model's translation: the small default model mistranslates a clause in most long
+        sentences ("a shared trade agreement" for joint naval exercises), which the checks cannot see."""
+        translated = detect_language(self.article.body) != lang
+        if not translated:
             chosen = summary_sentences(self.article, self.embedder)
             bullets = [s.text for s in chosen]
             yield "\n".join(f"- {b}" for b in bullets)
@@ -486,6 +490,7 @@ class Engine:
                 chunk = self._chunk_at(sentence.start)  # the passage the translation's names must come from
                 listed, sources = self._check_inputs([Hit(chunk, 0.0, None, None)] if chunk else [])
                 if bullet := self._translated_sentence(sentence.text, lang, listed, sources):
+                    bullet += f" [{chunk.id + 1}]" if chunk else ""  # where to read the original
                     yield ("\n" if bullets else "") + f"- {bullet}"
                     chosen.append(sentence)
                     bullets.append(bullet)
@@ -495,7 +500,12 @@ class Engine:
             return
         held = {self._chunk_at(s.start) for s in chosen}
         sources = [Hit(c, 0.0, None, None) for c in self.index.chunks if c in held]
-        final = Answer("\n".join(f"- {b}" for b in bullets), lang, "summary", sources, timings)
+        text = "\n".join(f"- {b}" for b in bullets)
+        if translated:
+            note = message("summary_translated", lang)
+            yield "\n" + note
+            text += "\n" + note
+        final = Answer(text, lang, "summary", sources, timings)
         _write_json(self._summary_path(lang), {"text": final.text, "chunk_ids": [h.chunk.id for h in sources]})
         yield final
 
@@ -532,7 +542,7 @@ class Engine:
         return _last(self.stream_summary(lang))
 
     def _summary_path(self, lang: str) -> Path:
-        key = hashlib.sha256("|".join([self.llm.fingerprint, self.index.manifest["article_sha256"],
+        key = hashlib.sha256("|".join([SUMMARY_FORMAT, self.llm.fingerprint, self.index.manifest["article_sha256"],
                                        self.prompts.fingerprint(), self._system, lang]).encode()).hexdigest()[:16]
         return self.settings.index_dir / f"summary-{lang}-{key}.json"
 

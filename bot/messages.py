@@ -29,6 +29,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The closest the article comes, in its own words (passage [{number}]):\n«{sentence}»",
         "ar": "أقرب ما يقوله المقال، بنصّه (المقطع [{number}]):\n«{sentence}»",
     },
+    "summary_translated": {  # ends a summary translated from the article's language (see Engine._generate_summary)
+        "en": "(Translated from the Arabic sentence by sentence by the local model; the passage numbers lead to "
+              "the original wording: /sources.)",
+        "ar": "(ترجمها النموذج المحلي من نص المقال جملةً جملة؛ أرقام المقاطع تدل على النص الأصلي: /sources.)",
+    },
     "checking": {
         "en": "That first answer did not hold up against the article; reading the passages again …",
         "ar": "لم تصمد الإجابة الأولى أمام نص المقال؛ أعيد قراءة المقاطع …",

@@ -1,11 +1,13 @@
 """The answer engine end to end with real models: the small LLM for speed, the default one for the
 behaviour users see."""
 
+import re
 import threading
 
 import pytest
 
 from bot.engine import Answer, Turn, is_follow_up, standalone_query
+from bot.messages import message
 from bot.text import answer_language_ok
 
 CITY = "فلاديفوستوك"
@@ -115,7 +117,11 @@ def test_a_translated_summary_sentence_that_fails_a_check_is_left_out(engine, mo
     with caplog.at_level("INFO", logger="articlebot.engine"):
         answer = list(engine._generate_summary("en", 0.0))[-1]
     assert answer.kind == "summary" and "Shark" not in answer.text
-    assert answer.text.splitlines() == ["- The two countries may cooperate more."] * SUMMARY_SENTENCES
+    *bullets, note = answer.text.splitlines()
+    assert len(bullets) == SUMMARY_SENTENCES and all(re.fullmatch(r"- The two countries may cooperate more\. \[\d+\]", b)
+                                                     for b in bullets), bullets
+    assert note == message("summary_translated", "en"), "a translated summary says it is one"
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)} == {h.chunk.id + 1 for h in answer.sources}
     assert len(asked) == SUMMARY_SENTENCES + 1 and len(set(asked)) == len(asked), "a new sentence each time"
     assert "event=summary_sentence_dropped reason=numbers_not_in_article" in caplog.text
     assert len(answer.sources) >= 2
