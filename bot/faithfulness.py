@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from .text import ATTACHED_LETTERS, SENTENCE_END, is_arabic_char, lexical_tokens, light_stem, normalize_arabic
 
@@ -27,10 +28,16 @@ def numbers_in(text: str) -> set[str]:
     return {n.replace(",", "") for n in _NUMBER.findall(normalize_arabic(_CITATION.sub("", text)))}
 
 
+@lru_cache(maxsize=8)
+def _article_numbers(article_text: str) -> frozenset[str]:
+    """The article's numbers, found once: the checks run on every sentence an answer streams."""
+    return frozenset(numbers_in(article_text))
+
+
 def unsupported_numbers(answer: str, article_text: str) -> set[str]:
     """Numbers in the answer that the article never writes; the "1." "2." of a numbered list are not claims
     (measured: they made two right Arabic answers "cannot confirm")."""
-    known = numbers_in(article_text)
+    known = _article_numbers(article_text)
     claimed = numbers_in(_LIST_MARKER.sub("", normalize_arabic(answer)))
     return {n for n in claimed if n not in known and n.split(".")[0] not in known}
 
@@ -54,13 +61,18 @@ def dates_in(text: str) -> set[tuple[int, str]]:
     return {(_MONTH_OF[m.group(1)], m.group(2)) for m in _DATE.finditer(normalize_arabic(_CITATION.sub("", text)))}
 
 
+@lru_cache(maxsize=8)
+def _article_dates(article_text: str) -> frozenset[tuple[int, str]]:
+    """The article's month-and-year dates, found once (see `_article_numbers`)."""
+    return frozenset(dates_in(article_text))
+
+
 def unsupported_dates(answer: str, article_text: str) -> set[str]:
     """Month-and-year dates in the answer that the article never writes together: each part may be in the
     article (so the number check passes) while the date is not. Measured: "the Korean War ceasefire
     happened in August 1953" (the article: 1953, and August for the Camp David summit); "the summit was held
     in August/September 2019" (the article: "last August")."""
-    known = dates_in(article_text)
-    return {f"{month:02d}/{year}" for month, year in dates_in(answer) - known}
+    return {f"{month:02d}/{year}" for month, year in dates_in(answer) - _article_dates(article_text)}
 
 
 # Capitalised for grammar, not names the article must contain.
@@ -164,13 +176,26 @@ def off_question(answer: str, question: str, common: frozenset[str] = frozenset(
 def enclosing_sentence(answer: str, article_text: str) -> str | None:
     """The article sentence that holds the whole answer (citations and end punctuation aside) word for word,
     after Arabic normalisation; None when the answer is not a verbatim part of one sentence."""
-    said = normalize_arabic(" ".join(_CITATION.sub("", answer).split())).strip(" .،,؛;:!?؟")
+    said = _normalized_words(_CITATION.sub("", answer)).strip(" .،,؛;:!?؟")
     if not said:
         return None
-    for sentence in SENTENCE_END.split(article_text):
-        if said in normalize_arabic(" ".join(sentence.split())):
-            return sentence
-    return None
+    return next((sentence for sentence, normal in _normalized_sentences(article_text) if said in normal), None)
+
+
+@lru_cache(maxsize=8)
+def _normalized_sentences(article_text: str) -> tuple[tuple[str, str], ...]:
+    """The article's sentences, each with its normalised form (single spaces), split and normalised once."""
+    return tuple((sentence, _normalized_words(sentence)) for sentence in SENTENCE_END.split(article_text))
+
+
+@lru_cache(maxsize=8)
+def _normalized_article(article_text: str) -> str:
+    return _normalized_words(article_text)
+
+
+def _normalized_words(text: str) -> str:
+    """`text` normalised, with single spaces between words."""
+    return normalize_arabic(" ".join(text.split()))
 
 
 def without_off_question_opening(answer: str, question: str, common: frozenset[str] = frozenset()) -> str:
@@ -219,7 +244,7 @@ def copies_the_article(answer: str, article_text: str) -> bool:
     way of writing about something else is to copy a sentence of the source («في المقابل، يمكن أن تتوسع
     موسكو ...» opened most rejected Arabic answers); asked again, it copies the same one unless steered."""
     opening = normalize_arabic(" ".join(answer.split()[:COPIED_OPENING_WORDS]))
-    return len(opening.split()) == COPIED_OPENING_WORDS and opening in normalize_arabic(" ".join(article_text.split()))
+    return len(opening.split()) == COPIED_OPENING_WORDS and opening in _normalized_article(article_text)
 
 
 SHORT_ANSWER_WORDS = 3
