@@ -103,6 +103,7 @@ class Settings:
     quote_passages: int = 0  # whole-article layout: also repeat the top N retrieved passages with the question
     quote_sentence: bool = False  # whole-article layout: repeat the retrieved sentence closest to the question
     second_look: bool = True  # an answer rejected as missing the question is asked again with the top passages quoted
+    sentence_look: bool = True  # an answer still unconfirmed is read off the closest sentences in a short prompt
     closest_sentence: bool = True  # "cannot confirm" quotes the article's sentence closest to the question
     stop_early: bool = True  # stop generating once a complete sentence fails a check more text cannot undo
     names_in_passages: bool = True  # a listed name in an answer must occur in the retrieved passages or the question
@@ -171,6 +172,7 @@ class Settings:
             quote_passages=_int(env, "ARTICLEBOT_QUOTE_PASSAGES", d.quote_passages, 0),
             quote_sentence=_bool(env, "ARTICLEBOT_QUOTE_SENTENCE", d.quote_sentence),
             second_look=_bool(env, "ARTICLEBOT_SECOND_LOOK", d.second_look),
+            sentence_look=_bool(env, "ARTICLEBOT_SENTENCE_LOOK", d.sentence_look),
             closest_sentence=_bool(env, "ARTICLEBOT_CLOSEST_SENTENCE", d.closest_sentence),
             stop_early=_bool(env, "ARTICLEBOT_STOP_EARLY", d.stop_early),
             names_in_passages=_bool(env, "ARTICLEBOT_NAMES_IN_PASSAGES", d.names_in_passages),

@@ -3,10 +3,11 @@
 A small model invents figures and dates; an answer that asserts what the article does not contain is
 worse than a refusal. Every check here was added for answers seen failing on the evaluation set: numbers
 the article never writes (after normalisation; list markers are not claims), count questions answered
-without a number, English names outside the article's names list or listed names glued together, name
-questions answered without a name, answers that only repeat the question, long answers sharing no word with
-the question (copied unrelated sentences), English answers pasting Arabic text, and answers no passage is
-close to. `without_off_question_opening` removes a copied unrelated first sentence before the checks.
+without a number, "when" questions answered without a time, English names outside the article's names list
+or listed names glued together, name questions answered without a name, answers that only repeat the
+question, long answers sharing no word with the question (copied unrelated sentences), English answers
+pasting Arabic text, and answers no passage is close to. `without_off_question_opening` removes a copied
+unrelated first sentence before the checks; `words_outside` holds an answer to the sentences it was read from.
 """
 
 from __future__ import annotations
@@ -28,10 +29,29 @@ def numbers_in(text: str) -> set[str]:
     return {n.replace(",", "") for n in _NUMBER.findall(normalize_arabic(_CITATION.sub("", text)))}
 
 
+# Numbers written as words, normalised, whole words only: «الاثنين» is Monday, «العشرين» the twentieth.
+_NUMBER_WORD_VALUES = {word: str(value) for value, words in enumerate((
+    "", "واحد واحده one", "اثنان اثنين اثنتان اثنتين two", "ثلاث ثلاثه three", "اربع اربعه four", "خمس خمسه five",
+    "ست سته six", "سبع سبعه seven", "ثمان ثماني ثمانيه eight", "تسع تسعه nine", "عشر عشره ten"))
+    for word in words.split()}
+
+
+def written_numbers(text: str) -> set[str]:
+    """The numbers `text` writes in digits or, one to ten, in words (the article's «خمسة مصانع» is the "5
+    factories" of an English answer)."""
+    words = re.findall(r"\w+", normalize_arabic(text))
+    return numbers_in(text) | {_NUMBER_WORD_VALUES[w] for w in words if w in _NUMBER_WORD_VALUES}
+
+
+@lru_cache(maxsize=8)
+def _article_digits(article_text: str) -> frozenset[str]:
+    return frozenset(numbers_in(article_text))
+
+
 @lru_cache(maxsize=8)
 def _article_numbers(article_text: str) -> frozenset[str]:
     """The article's numbers, found once: the checks run on every sentence an answer streams."""
-    return frozenset(numbers_in(article_text))
+    return frozenset(written_numbers(article_text))
 
 
 def unsupported_numbers(answer: str, article_text: str) -> set[str]:
@@ -39,7 +59,8 @@ def unsupported_numbers(answer: str, article_text: str) -> set[str]:
     (measured: they made two right Arabic answers "cannot confirm")."""
     known = _article_numbers(article_text)
     claimed = numbers_in(_LIST_MARKER.sub("", normalize_arabic(answer)))
-    return {n for n in claimed if n not in known and n.split(".")[0] not in known}
+    digits = _article_digits(article_text)  # "2019.5" may stand for 2019; "1.2 billion" not for «واحد»
+    return {n for n in claimed if n not in known and n.split(".")[0] not in digits}
 
 
 # Each month as English writes it and as Arabic does (the Egyptian/Gulf and the Levantine names), normalised;
@@ -276,6 +297,43 @@ def count_without_number(answer: str, question: str) -> bool:
     return not numbers_in(answer) and not set(lexical_tokens(_CITATION.sub("", answer))) & _NUMBER_WORDS
 
 
+# "When" questions, on normalised text (normalize_arabic folds «أي» to «اي» and «متى» to «متي»).
+_WHEN = re.compile(r"(^|\s)[وف]?متي(\s|$)|(^|\s)[وفب]?اي (تاريخ|يوم|شهر|عام|سنه|وقت)(\s|$)"
+                   r"|\bwhen\b|\b(what|which) (date|day|month|year|time)\b", re.IGNORECASE)
+_TIME_WORDS = frozenset(lexical_tokens("""
+الأحد الإثنين الاثنين الثلاثاء الأربعاء الخميس الجمعة السبت يوم أيام أسبوع أسابيع شهر أشهر شهور عام أعوام سنة
+سنوات سنين الماضي الماضية المقبل المقبلة القادم القادمة حين عندما قبل بعد خلال أثناء هامش أمس غداً اليوم الآن
+حالياً مؤخراً قريباً ذكرى منذ حتى ساعة
+monday tuesday wednesday thursday friday saturday sunday day days week weeks month months year years ago last
+next before after during since until yesterday today tomorrow now recently soon sidelines anniversary time while
+""")) | frozenset(_MONTH_OF)
+
+
+def when_without_a_time(answer: str, question: str) -> bool:
+    """A "when" question («متى», «في أي تاريخ», "what date") answered without a date, a day, a month or a
+    time word ("last July", «على هامش المنتدى»): measured, the sentence look answered «متى سيجتمع ...» and
+    «في أي تاريخ سيوقع ... معاهدة؟» (a date the article never gives) with the place «أقصى شرق روسيا»."""
+    if not _WHEN.search(normalize_arabic(question)):
+        return False
+    plain = _CITATION.sub("", answer)
+    return not numbers_in(plain) and not set(lexical_tokens(plain)) & _TIME_WORDS
+
+
+def words_outside(answer: str, text: str) -> set[str]:
+    """The Arabic words of the answer that `text` does not write in any of their forms (with or without
+    «ال» and attached letters, or an attached pronoun), stop words aside: an answer read off a few quoted
+    sentences must be made of their words."""
+    known = _word_forms(set(lexical_tokens(text)))
+    outside = set()
+    for word in _CITATION.sub("", answer).split():
+        forms = set(lexical_tokens(word))
+        if not forms or not any(is_arabic_char(c) for c in word) or forms & _STOP_WORDS:
+            continue
+        if not _word_forms(forms) & known:
+            outside.add(word.strip(".،,؛;:!?؟«»\"()"))
+    return outside
+
+
 _NAME_WORD = re.compile(r"\b[A-Z][a-zA-Z'’-]+")
 
 
@@ -417,7 +475,7 @@ def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str,
                        sources: str | None = None, common: frozenset[str] = frozenset()) -> str | None:
     """Why the answer cannot be confirmed (a log-ready reason), or None when every check passes: a number the
     article never writes, or a month and year it never writes together; a count question answered without a
-    number; a long answer sharing no word with the question; an English answer pasting Arabic text, naming
+    number; a "when" question answered without a time; a long answer sharing no word with the question; an English answer pasting Arabic text, naming
     someone not on the names list or gluing listed names into an unlisted one; a listed name absent from the
     retrieved passages (`sources`, when given) and the question; a name question answered without a name; an
     answer that only repeats the question; or no passage close to it (`support`, the cosine of the answer to its
@@ -431,6 +489,8 @@ def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str,
         return reason
     if count_without_number(answer, asked or question):
         return "no_number_for_a_count_question"
+    if when_without_a_time(answer, asked or question):
+        return "no_time_for_a_when_question"
     if off_question(answer, question, common, article_text):
         return "shares_no_word_with_the_question"
     if reason := _names_reason(answer, lang, question, names, sources):

@@ -24,6 +24,8 @@ from .lookup_decoding import LookupDecoder, detokenize_stream
 log = logging.getLogger("articlebot.llm")
 
 SAMPLING = {"top_k": 40, "top_p": 0.9, "min_p": 0.05}  # with the temperature and repeat penalty of the settings
+RESTORED_PREFIX_TOKENS = 512  # a prompt prefix at least this long is reloaded from its saved state when lost
+SPLITS_KEPT = 4  # system texts whose tokenised prefix is kept (the article's, the sentence look's, a test's)
 _SPECIAL_TOKEN_TEXT = re.compile(r"<\|[^|<>\s]{1,40}\|>")
 _CHATML = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
@@ -158,8 +160,7 @@ class LocalLLM:
         bos = self.llama._model.token_get_text(self.llama.token_bos()) if self.llama.token_bos() >= 0 else ""
         self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
         self.fingerprint = self._fingerprint()
-        self._prefix_key: str | None = None
-        self._split: tuple[str, int, list[int]] | None = None  # (system text, prefix length, prefix tokens)
+        self._splits: dict[str, tuple[int, list[int]]] = {}  # system text -> (prefix length, prefix tokens)
         self._lookup: LookupDecoder | None = None
         self.set_lookup_draft(lookup_draft)
 
@@ -182,12 +183,14 @@ class LocalLLM:
         The prefix is what two renderings with different user texts share, so it is identical for every
         question and stays in the KV cache.
         """
-        if self._split is None or self._split[0] != system:  # the prefix is tokenised once per system text
+        if system not in self._splits:  # the prefix is tokenised once per system text
             a = self._format(chat_messages(system, "\x01"))
             b = self._format(chat_messages(system, "\x02"))
             cut = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
-            self._split = (system, cut, self.llama.tokenize(a[:cut].encode("utf-8"), add_bos=True, special=True))
-        _, cut, prefix = self._split
+            if len(self._splits) >= SPLITS_KEPT:
+                self._splits.pop(next(iter(self._splits)))
+            self._splits[system] = (cut, self.llama.tokenize(a[:cut].encode("utf-8"), add_bos=True, special=True))
+        cut, prefix = self._splits[system]
         suffix_text = self._format(chat_messages(system, user, earlier))[cut:]
         suffix = self.llama.tokenize(suffix_text.encode("utf-8"), add_bos=False, special=True)
         return list(prefix), suffix
@@ -207,21 +210,23 @@ class LocalLLM:
     def warm_prefix(self, prefix: list[int]) -> float:
         """Make `prefix` the start of the KV cache: from memory, from a saved state file, or by
         evaluating it (then saving the state). Returns the seconds spent."""
-        key = hashlib.sha256((self.fingerprint + json.dumps(prefix)).encode()).hexdigest()[:24]
-        if key == self._prefix_key and self.llama.n_tokens >= len(prefix):
+        with self._lock:
+            return self._warm_prefix_locked(prefix)
+
+    def _warm_prefix_locked(self, prefix: list[int]) -> float:
+        if self._common_prefix(prefix) == len(prefix):
             return 0.0
         started = time.perf_counter()
-        with self._lock:
-            path = self.state_dir / f"prefix-{key}.kv" if self.state_dir else None
-            if path and path.exists() and self._load_state(path, prefix):
-                log.info("event=prefix_state_loaded tokens=%d seconds=%.2f", len(prefix), time.perf_counter() - started)
-            else:
-                self.llama.reset()
-                self.llama.eval(prefix)
-                log.info("event=prefix_evaluated tokens=%d seconds=%.2f", len(prefix), time.perf_counter() - started)
-                if path:
-                    self._save_state(path)
-            self._prefix_key = key
+        key = hashlib.sha256((self.fingerprint + json.dumps(prefix)).encode()).hexdigest()[:24]
+        path = self.state_dir / f"prefix-{key}.kv" if self.state_dir else None
+        if path and path.exists() and self._load_state(path, prefix):
+            log.info("event=prefix_state_loaded tokens=%d seconds=%.2f", len(prefix), time.perf_counter() - started)
+        else:
+            self.llama.reset()
+            self.llama.eval(prefix)
+            log.info("event=prefix_evaluated tokens=%d seconds=%.2f", len(prefix), time.perf_counter() - started)
+            if path:
+                self._save_state(path)
         return time.perf_counter() - started
 
     def _save_state(self, path: Path) -> None:
@@ -289,6 +294,8 @@ class LocalLLM:
         max_tokens = min(max_tokens, self.n_ctx - len(tokens))
         started = time.perf_counter()
         with self._lock:
+            if len(prefix) >= RESTORED_PREFIX_TOKENS and self._common_prefix(prefix) < len(prefix):
+                self._warm_prefix_locked(prefix)  # another prompt took the cache: its saved state is faster
             cached = self._common_prefix(tokens)
             stats.prompt_tokens = len(tokens)
             stats.evaluated_tokens = len(tokens) - cached

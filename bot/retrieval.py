@@ -364,18 +364,30 @@ class ArticleIndex:
         return [Hit(self.chunks[cid], score, dense_ranks.get(cid), lexical_ranks.get(cid)) for cid, score in best]
 
     def closest_sentence(self, query_vector: np.ndarray, chunk_ids: Sequence[int]) -> tuple[int, str, float] | None:
-        """(chunk id, sentence, cosine) of the sentence of the given chunks closest to the query. A chunk whose
-        own part is one sentence has no sentence vectors: its whole text (with the overlap) stands for it."""
+        """(chunk id, sentence, cosine) of the sentence of the given chunks closest to the query."""
+        closest = self.closest_sentences(query_vector, chunk_ids, 1)
+        return closest[0] if closest else None
+
+    def closest_sentences(self, query_vector: np.ndarray, chunk_ids: Sequence[int],
+                          n: int) -> list[tuple[int, str, float]]:
+        """The `n` sentences of the given chunks closest to the query, closest first, as (chunk id, sentence,
+        cosine). A chunk whose own part is one sentence has no sentence vectors: its whole text (with the
+        overlap) stands for it."""
         owners = self.owners[len(self.chunks):]
-        best: tuple[int, str, float] | None = None
+        scored: list[tuple[int, str, float]] = []
         for cid in chunk_ids:
             rows = np.flatnonzero(owners == cid)
-            candidates = ([(self.pieces[r], float(self.piece_vectors[r] @ query_vector)) for r in rows] if len(rows)
-                          else [(self.chunks[cid].text.strip(), float(self.vectors[cid] @ query_vector))])
-            for text, similarity in candidates:
-                if best is None or similarity > best[2]:
-                    best = (cid, text, similarity)
-        return best
+            if len(rows):
+                scored += [(cid, self.pieces[r], float(self.piece_vectors[r] @ query_vector)) for r in rows]
+            else:
+                scored.append((cid, self.chunks[cid].text.strip(), float(self.vectors[cid] @ query_vector)))
+        kept: list[tuple[int, str, float]] = []
+        for found in sorted(scored, key=lambda s: -s[2]):
+            if len(kept) == n:
+                break
+            if not any(found[1] in other or other in found[1] for _, other, _ in kept):
+                kept.append(found)  # a chunk's overlap repeats its neighbour's sentence: quote it once
+        return kept
 
     def dense_similarity(self, query_vector: np.ndarray) -> np.ndarray:
         """Cosine similarity of the query to every chunk (vectors are normalised)."""

@@ -356,8 +356,8 @@ def test_an_answer_off_the_question_gets_a_second_look_with_the_top_passages_quo
 
     monkeypatch.setattr(engine.llm, "stream", recording_stream)
     # no answer can reach this support: every answer is rejected
-    strict = Engine(settings.with_overrides(min_support=1.5, second_look=True), engine.article, engine.index,
-                    engine.embedder, engine.llm, engine.prompts)
+    strict = Engine(settings.with_overrides(min_support=1.5, second_look=True, sentence_look=False), engine.article,
+                    engine.index, engine.embedder, engine.llm, engine.prompts)
     question = "Where are Putin and Kim expected to meet?"
     first = strict.answer(question)
     assert first.kind == "unconfirmed" and first.check.startswith("weak_support") and len(asked) == 1
@@ -374,8 +374,8 @@ def test_an_answer_off_the_question_gets_a_second_look_with_the_top_passages_quo
     assert SECOND_LOOK_PASSAGES and all(h.chunk.text in asked[1] for h in hits[:SECOND_LOOK_PASSAGES])
     assert hits[0].chunk.text not in asked[0]
     asked.clear()
-    no_second = Engine(settings.with_overrides(min_support=1.5, second_look=False), engine.article, engine.index,
-                       engine.embedder, engine.llm, engine.prompts)
+    no_second = Engine(settings.with_overrides(min_support=1.5, second_look=False, sentence_look=False),
+                       engine.article, engine.index, engine.embedder, engine.llm, engine.prompts)
     assert no_second.answer(question).kind == "unconfirmed" and len(asked) == 1
 
 
@@ -387,7 +387,8 @@ def test_cannot_confirm_quotes_the_closest_sentence_when_it_is_close(engine, set
     from bot.messages import message
 
     def strict(**overrides):  # no answer can reach this support: every answer is rejected
-        return Engine(settings.with_overrides(min_support=1.5, second_look=False, **overrides), engine.article,
+        return Engine(settings.with_overrides(min_support=1.5, second_look=False, sentence_look=False,
+                                                **overrides), engine.article,
                       engine.index, engine.embedder, engine.llm, engine.prompts)
 
     answer = strict().answer("Where are Putin and Kim expected to meet?")
@@ -427,16 +428,16 @@ def test_generation_stops_at_the_first_sentence_no_further_text_can_save(engine,
 
     monkeypatch.setattr(engine.llm, "stream", scripted_stream)
     question = "Where are Putin and Kim expected to meet?"
-    early = Engine(settings.with_overrides(second_look=False), engine.article, engine.index, engine.embedder,
-                   engine.llm, engine.prompts)
+    early = Engine(settings.with_overrides(second_look=False, sentence_look=False), engine.article, engine.index,
+                   engine.embedder, engine.llm, engine.prompts)
     with caplog.at_level("INFO", logger="articlebot.engine"):
         answer = early.answer(question)
     assert answer.kind == "unconfirmed" and answer.check == "numbers_not_in_article numbers=['4321']"
     assert read == pieces[:4], "stopped once the doomed sentence was complete"
     assert "event=generation_stopped_early reason=numbers_not_in_article" in caplog.text
     read.clear()
-    patient = Engine(settings.with_overrides(second_look=False, stop_early=False), engine.article, engine.index,
-                     engine.embedder, engine.llm, engine.prompts)
+    patient = Engine(settings.with_overrides(second_look=False, sentence_look=False, stop_early=False),
+                     engine.article, engine.index, engine.embedder, engine.llm, engine.prompts)
     assert patient.answer(question).check == answer.check and read == pieces
     read.clear()
     pieces[2] = " many guests."
@@ -467,3 +468,69 @@ def test_an_echoed_language_label_and_a_stray_article_are_removed_from_the_answe
     assert without_echoed_instruction("Here is the answer in English: Vladivostok.") == "Vladivostok."
     for kept in ("They meet in Vladivostok: the city.", "الحرب الكورية: انتهت عام 1953.", "الاقتصاد الروسي"):
         assert without_echoed_instruction(kept) == kept
+
+
+def test_an_unconfirmed_answer_is_read_off_the_closest_sentences_in_a_short_prompt(engine, settings, monkeypatch,
+                                                                                    caplog):
+    """After the checks reject an answer, the sentence look asks once more with only the three retrieved
+    sentences closest to the question (its own short system prompt, no article). Its answer is kept only when
+    it passes the checks and is made of those sentences: their numbers, and in Arabic their words; a
+    NOT_IN_ARTICLE, a word or a number from elsewhere leaves the honest 'cannot confirm'. Not asked after an
+    invented number. ARTICLEBOT_SENTENCE_LOOK=0 turns it off."""
+    from bot.engine import SENTENCE_LOOK_SENTENCES, Engine
+
+    article_system = engine._system
+    looks: list[tuple[str, str]] = []
+    reply = {"text": ""}
+    first = {"text": "سيلتقي بوتين وكيم."}  # only repeats the question: rejected
+
+    def scripted_stream(system, user, *args, **kwargs):
+        if system == article_system:
+            yield first["text"]
+            return
+        looks.append((system, user))
+        yield reply["text"]
+
+    monkeypatch.setattr(engine.llm, "stream", scripted_stream)
+    looking = Engine(settings.with_overrides(second_look=False), engine.article, engine.index, engine.embedder,
+                     engine.llm, engine.prompts)
+    question = "أين سيلتقي بوتين وكيم؟"
+
+    reply["text"] = "في فلاديفوستوك."
+    with caplog.at_level("INFO", logger="articlebot.engine"):
+        answer = looking.answer(question)
+    assert answer.kind == "answer" and answer.text.startswith("في فلاديفوستوك."), answer.text
+    assert answer.timings["sentence_look"] == 1 and not answer.raw and answer.sources
+    assert "event=sentence_look outcome=answer" in caplog.text
+    system, user = looks[-1]
+    assert system == engine.prompts.text("sentences_system_ar").strip() and engine.article.text[:200] not in user
+    assert user.count("\n- ") + user.startswith("- ") >= SENTENCE_LOOK_SENTENCES - 1 and question in user
+    assert "فلاديفوستوك" in user
+
+    for text, reason in [("في طوكيو.", "words_not_in_the_sentences"), ("NOT_IN_ARTICLE", "refusal"),
+                         ("في عام 1953.", "numbers_not_in_the_sentences")]:
+        reply["text"] = text
+        caplog.clear()
+        with caplog.at_level("INFO", logger="articlebot.engine"):
+            rejected = looking.answer(question)
+        assert rejected.kind == "unconfirmed" and rejected.check == "answer_only_repeats_the_question", text
+        assert f"event=sentence_look outcome={reason}" in caplog.text, (text, caplog.text)
+        assert text not in rejected.text
+
+    looks.clear()
+    first["text"] = "سيلتقيان في فلاديفوستوك بعد 4321 يوماً."  # an invented number: asked again, it invents again
+    assert looking.answer(question).check.startswith("numbers_not_in_article") and not looks
+    first["text"] = "سيلتقي بوتين وكيم."
+    off = Engine(settings.with_overrides(second_look=False, sentence_look=False), engine.article, engine.index,
+                 engine.embedder, engine.llm, engine.prompts)
+    assert off.answer(question).kind == "unconfirmed" and not looks
+
+
+def test_the_articles_prompt_state_comes_back_after_another_prompt(engine, caplog):
+    """A prompt under another system text (the sentence look's) takes llama.cpp's cache; the next question
+    reloads the article's saved prefix state (under a second) instead of evaluating ~3,300 tokens again."""
+    list(engine.llm.stream("You answer briefly.", "Say hello.", 4))
+    with caplog.at_level("INFO", logger="articlebot.llm"):
+        answer = engine.answer("Where are Putin and Kim expected to meet?")
+    assert "event=prefix_state_loaded" in caplog.text
+    assert answer.timings["evaluated_tokens"] < engine.llm.prompt_tokens(engine._system) / 4, answer.timings

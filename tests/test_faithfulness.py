@@ -1,3 +1,5 @@
+import pytest
+
 from bot.faithfulness import unsupported_numbers
 
 ARTICLE = "قبل أربع سنوات (2019)، زار ٥ مصانع في يوليو/ تموز الماضي."
@@ -285,3 +287,50 @@ def test_an_answer_copied_from_part_of_a_sentence_on_the_question_is_on_it(engin
     assert off_question(attractor, question, article_text=article)
     assert enclosing_sentence("أليكسي كريفوروتشكو، نائب وزير الدفاع الياباني", article) is None
     assert copies_the_article(attractor, article) and not copies_the_article("The US held a summit there.", article)
+
+
+def test_numbers_written_as_words_count_as_written():
+    """«خمسة مصانع» is the "5 factories" of an English answer; «الاثنين» (Monday) and «العشرين» (twentieth)
+    are not numbers."""
+    from bot.faithfulness import written_numbers
+
+    assert written_numbers("شملت خمسة مصانع قبل أربع سنوات (2019)") == {"5", "4", "2019"}
+    assert written_numbers("يوم الاثنين في القرن العشرين") == set()
+    assert unsupported_numbers("Kim visited 5 factories.", "شملت خمسة مصانع") == set()
+    assert unsupported_numbers("4", "شحنت أسلحة إلى فاغنر") == {"4"}
+
+
+@pytest.mark.parametrize("answer,question,flagged", [
+    ("أقصى شرق روسيا", "في أي تاريخ سيوقع بوتين وكيم معاهدة؟", True),
+    ("أقصى شرق روسيا [2]", "متى سيجتمع بوتين وكيم؟", True),
+    ("Vladivostok", "When will they meet?", True),
+    ("على هامش المنتدى الاقتصادي الشرقي", "متى سيجتمع بوتين وكيم؟", False),
+    ("يوم الإثنين أو الثلاثاء", "ومتى يصل القطار؟", False),
+    ("في أغسطس/ آب الماضي", "ومتى عقدت؟", False),
+    ("They met in 2019.", "When did they meet before?", False),
+    ("last August", "What date was the summit?", False),
+    ("Vladivostok", "Where will they meet?", False),
+])
+def test_a_when_question_needs_a_time_in_its_answer(answer, question, flagged):
+    from bot.faithfulness import when_without_a_time
+
+    assert when_without_a_time(answer, question) is flagged
+
+
+def test_words_outside_lists_the_arabic_words_the_text_never_writes():
+    """An answer read off quoted sentences must be made of their words, in any of their forms."""
+    from bot.faithfulness import words_outside
+
+    sentence = "وقد يصل القطار الرئاسي للزعيم كيم إلى فلاديفوستوك يوم الإثنين"
+    assert words_outside("القطار الرئاسي [6]", sentence) == set()
+    assert words_outside("بالقطار الرئاسي.", sentence) == set()  # an attached letter
+    assert words_outside("سيصل كيم إلى فلاديفوستوك عبر طوكيو.", sentence) == {"سيصل", "عبر", "طوكيو"}
+    assert words_outside("Kim's train", sentence) == set()  # English words are not judged against Arabic
+
+
+def test_a_decimal_is_not_supported_by_a_number_word_for_its_whole_part():
+    """«أسبوع واحد» writes 1; "1.2 billion dollars" (an invented GDP) is still not in the article."""
+    text = "خلال أسبوع واحد عام 2019"
+    assert unsupported_numbers("GDP is 1.2 billion dollars.", text) == {"1.2"}
+    assert unsupported_numbers("In 2019.5 terms", text) == set()
+    assert unsupported_numbers("1 week", text) == set()

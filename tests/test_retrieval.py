@@ -117,6 +117,21 @@ def test_a_chunk_ranks_by_its_best_sentence(engine, question, needle):
     assert any(needle in h.chunk.text for h in engine.index.search(vector, question, 5, mode="dense"))
 
 
+def test_closest_sentences_are_distinct_and_closest_first(engine):
+    """The n sentences of the given chunks closest to the question, best first; a sentence a chunk's overlap
+    repeats from its neighbour is quoted once."""
+    question = "بأي وسيلة سيسافر كيم إلى روسيا؟"
+    _, hits, _ = engine.retrieve(question, [])
+    vector = engine.embedder.encode_queries([question])[0]
+    ids = [h.chunk.id for h in hits[:4]]
+    closest = engine.index.closest_sentences(vector, ids, 3)
+    assert len(closest) == 3 and [c[2] for c in closest] == sorted((c[2] for c in closest), reverse=True)
+    assert "القطار" in closest[0][1] and all(cid in ids and s in engine.index.chunks[cid].text for cid, s, _ in closest)
+    assert not any(a[1] in b[1] for a in closest for b in closest if a is not b)
+    assert engine.index.closest_sentence(vector, ids) == closest[0]
+    assert engine.index.closest_sentences(vector, [], 3) == []
+
+
 @pytest.fixture(scope="module")
 def torch_embedder(settings):
     """The embedding model on torch (the fallback backend), for the tests of that backend."""
