@@ -2,12 +2,13 @@
 
 A small model invents figures and dates; an answer that asserts what the article does not contain is
 worse than a refusal. Every check here was added for answers seen failing on the evaluation set: numbers
-the article never writes (after normalisation; list markers are not claims), count questions answered
-without a number, "when" questions answered without a time, English names outside the article's names list
-or listed names glued together, name questions answered without a name, answers that only repeat the
-question, long answers sharing no word with the question (copied unrelated sentences), English answers
-pasting Arabic text, and answers no passage is close to. `without_off_question_opening` removes a copied
-unrelated first sentence before the checks; `words_outside` holds an answer to the sentences it was read from.
+the article never writes (after normalisation; list markers are not claims) and months it never names,
+count questions answered without a number, "when" questions answered without a time, English names outside
+the article's names list or listed names glued together, name questions answered without a name, answers
+that only repeat the question, long answers sharing no word with the question (copied unrelated
+sentences), English answers pasting Arabic text, and answers no passage is close to.
+`without_off_question_opening` removes a copied unrelated first sentence before the checks; `words_outside`
+holds an answer to the sentences it was read from.
 """
 
 from __future__ import annotations
@@ -94,6 +95,24 @@ def unsupported_dates(answer: str, article_text: str) -> set[str]:
     happened in August 1953" (the article: 1953, and August for the Camp David summit); "the summit was held
     in August/September 2019" (the article: "last August")."""
     return {f"{month:02d}/{year}" for month, year in dates_in(answer) - _article_dates(article_text)}
+
+
+_MONTH_WORD = re.compile(rf"(?<!\w)[وبفل]?({_MONTH})(?!\w)")
+
+
+def months_in(text: str) -> set[int]:
+    return {_MONTH_OF[m.group(1)] for m in _MONTH_WORD.finditer(normalize_arabic(_CITATION.sub("", text)))}
+
+
+@lru_cache(maxsize=8)
+def _article_months(article_text: str) -> frozenset[int]:
+    return frozenset(months_in(article_text))
+
+
+def unsupported_months(answer: str, article_text: str) -> set[str]:
+    """Months the answer names and the article never does. Measured: "August/September" for «أغسطس/ آب»
+    (two names of August) when asked when the Camp David summit was held."""
+    return {_MONTH_NAMES[month - 1].split()[0] for month in months_in(answer) - _article_months(article_text)}
 
 
 # Capitalised for grammar, not names the article must contain.
@@ -437,6 +456,8 @@ def invented_numbers_reason(text: str, article_text: str) -> str | None:
         return f"numbers_not_in_article numbers={sorted(invented)}"
     if invented := unsupported_dates(text, article_text):
         return f"dates_not_in_article dates={sorted(invented)}"
+    if invented := unsupported_months(text, article_text):
+        return f"months_not_in_article months={sorted(invented)}"
     return None
 
 
@@ -462,11 +483,11 @@ def _names_reason(text: str, lang: str, question: str, names: Sequence[tuple[str
 def lasting_reason(text: str, lang: str, question: str, article_text: str, names: Sequence[tuple[str, str]],
                    sources: str | None = None) -> str | None:
     """The checks of `unconfirmed_reason` that more text cannot undo, in its order: a number the article never
-    writes or a month and year it never writes together, an English answer pasting Arabic text, naming someone
-    not on the names list or gluing listed names together, a listed name outside the retrieved passages. Run on
-    the complete sentences streamed so far, one of them firing means the whole answer will be rejected, so
-    generation can stop there (measured: a right answer followed by a 150-token list of invented references took
-    27 s)."""
+    writes, a month and year it never writes together or a month it never names, an English answer pasting
+    Arabic text, naming someone not on the names list or gluing listed names together, a listed name outside
+    the retrieved passages. Run on the complete sentences streamed so far, one of them firing means the whole
+    answer will be rejected, so generation can stop there (measured: a right answer followed by a 150-token
+    list of invented references took 27 s)."""
     return invented_numbers_reason(text, article_text) or _names_reason(text, lang, question, names, sources)
 
 
@@ -474,12 +495,12 @@ def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str,
                        support: float, min_support: float, vocabulary: set[str], asked: str = "",
                        sources: str | None = None, common: frozenset[str] = frozenset()) -> str | None:
     """Why the answer cannot be confirmed (a log-ready reason), or None when every check passes: a number the
-    article never writes, or a month and year it never writes together; a count question answered without a
-    number; a "when" question answered without a time; a long answer sharing no word with the question; an English answer pasting Arabic text, naming
-    someone not on the names list or gluing listed names into an unlisted one; a listed name absent from the
-    retrieved passages (`sources`, when given) and the question; a name question answered without a name; an
-    answer that only repeats the question; or no passage close to it (`support`, the cosine of the answer to its
-    best passage: measured on the evaluation set, invented answers such as "the president of France is ..." sit
+    article never writes, a month and year it never writes together, or a month it never names; a count
+    question answered without a number; a "when" question answered without a time; a long answer sharing no
+    word with the question; an English answer pasting Arabic text, naming someone not on the names list or
+    gluing listed names into an unlisted one; a listed name absent from the retrieved passages (`sources`, when
+    given) and the question; a name question answered without a name; an answer that only repeats the
+    question; or no passage close to it (`support`, the cosine of the answer to its best passage: measured on the evaluation set, invented answers such as "the president of France is ..." sit
     below 0.30 and right ones above; answers of a few words that all occur in the article are exempt, embeddings
     cannot judge them). `question` may carry the previous question too (a follow-up's search text); `asked` is
     only what was asked now, which alone decides what kind of question it is. `names`: the names list as (Arabic,

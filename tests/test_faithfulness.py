@@ -334,3 +334,14 @@ def test_a_decimal_is_not_supported_by_a_number_word_for_its_whole_part():
     assert unsupported_numbers("GDP is 1.2 billion dollars.", text) == {"1.2"}
     assert unsupported_numbers("In 2019.5 terms", text) == set()
     assert unsupported_numbers("1 week", text) == set()
+
+
+def test_a_month_the_article_never_names_is_unsupported():
+    """«أغسطس/ آب» is August twice; "August/September" invents a month."""
+    from bot.faithfulness import invented_numbers_reason, unsupported_months
+
+    article = "استدعت في أغسطس/ آب الماضي كلاً من ... وزار في يوليو/ تموز الماضي"
+    assert unsupported_months("August/September [17]", article) == {"september"}
+    assert unsupported_months("في أغسطس/ آب الماضي، ثم في تموز", article) == set()
+    assert unsupported_months("Last August; they may meet again.", article) == set()  # "may" is not May
+    assert invented_numbers_reason("In October.", article) == "months_not_in_article months=['october']"
