@@ -22,8 +22,8 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from .config import Settings
-from .faithfulness import (SHORT_ANSWER_WORDS, common_words, content_words, copies_the_article, lasting_reason, name_words, names_in,
-                           off_question, shared_words, unconfirmed_reason, unsupported_numbers,
+from .faithfulness import (SHORT_ANSWER_WORDS, common_words, content_words, copies_the_article, lasting_reason,
+                           name_words, names_in, off_question, shared_words, unconfirmed_reason, unsupported_numbers,
                            without_off_question_opening, words_outside)
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
@@ -246,8 +246,8 @@ class Engine:
             retracted = True
             suffix_text, final = self._second_look(question, lang, candidates, history_block, query, started, earlier,
                                                    final)
-        if (final.kind == "unconfirmed" and self.settings.sentence_look and not final.check.startswith(SENTENCE_LOOK_SKIPS)
-                and not (cancel and cancel.is_set())):
+        if (final.kind == "unconfirmed" and self.settings.sentence_look
+                and not final.check.startswith(SENTENCE_LOOK_SKIPS) and not (cancel and cancel.is_set())):
             if not retracted:
                 yield Retraction(message("checking", lang))
             final = self._sentence_look(question, lang, query, candidates, history, started, final)
@@ -435,8 +435,8 @@ class Engine:
         listed, sources = self._check_inputs(candidates or hits)  # what the checks hold the answer to
         settled = ""  # the part of the answer the early check has seen (see _settled_text)
         doomed = ""  # why the answer will be rejected whatever follows, once the early check knows
-        for piece in self.llm.stream(system or self._system, suffix_text, max_tokens, self.settings.temperature, stats, cancel,
-                                     earlier=earlier, not_opening=not_opening):
+        for piece in self.llm.stream(system or self._system, suffix_text, max_tokens, self.settings.temperature,
+                                     stats, cancel, earlier=earlier, not_opening=not_opening):
             raw += piece
             body = raw.lstrip()
             if SENTINEL.startswith(body) or body.startswith(SENTINEL):
@@ -485,7 +485,8 @@ class Engine:
         `faithfulness` fails. `query` is what was searched (a follow-up with the previous question), `question`
         what was asked; `listed` and `sources` come from `_check_inputs`."""
         bound = self.settings.min_support if min_support is None else min_support
-        reason = unconfirmed_reason(text, lang, query, self.article.text, listed, support, bound, self._vocabulary, asked=question, sources=sources, common=self._common_words)
+        reason = unconfirmed_reason(text, lang, query, self.article.text, listed, support, bound, self._vocabulary,
+                                    asked=question, sources=sources, common=self._common_words)
         if reason:
             log.info("event=answer_unconfirmed reason=%s", reason)
             return message("unconfirmed", lang), "unconfirmed", reason

@@ -500,9 +500,9 @@ def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str,
     word with the question; an English answer pasting Arabic text, naming someone not on the names list or
     gluing listed names into an unlisted one; a listed name absent from the retrieved passages (`sources`, when
     given) and the question; a name question answered without a name; an answer that only repeats the
-    question; or no passage close to it (`support`, the cosine of the answer to its best passage: measured on the evaluation set, invented answers such as "the president of France is ..." sit
-    below 0.30 and right ones above; answers of a few words that all occur in the article are exempt, embeddings
-    cannot judge them). `question` may carry the previous question too (a follow-up's search text); `asked` is
+    question; or no passage close to it (`support`, the cosine of the answer to its best passage: measured on
+    the evaluation set, invented answers such as "the president of France is ..." sit below 0.30 and right ones
+    above; answers of a few words that all occur in the article are exempt, embeddings cannot judge them). `question` may carry the previous question too (a follow-up's search text); `asked` is
     only what was asked now, which alone decides what kind of question it is. `names`: the names list as (Arabic,
     English) pairs, empty when the article has none. `common`: the article's topic words (`common_words`), which
     alone do not tie an answer to the question."""
