@@ -55,13 +55,26 @@ def _article_numbers(article_text: str) -> frozenset[str]:
     return frozenset(written_numbers(article_text))
 
 
+# Money and magnitudes, normalised: a figure next to one must be written in digits in the article
+_MAGNITUDE = re.compile(r"[$€£%]|\b(?:million|billion|trillion|thousand|hundred|percent|dollars?|euros?)\b"
+                        r"|مليون|ملايين|مليار|الف|الاف|دولار|بالمئه|بالمائه", re.IGNORECASE)
+
+
 def unsupported_numbers(answer: str, article_text: str) -> set[str]:
     """Numbers in the answer that the article never writes; the "1." "2." of a numbered list are not claims
-    (measured: they made two right Arabic answers "cannot confirm")."""
+    (measured: they made two right Arabic answers "cannot confirm"). A number word of the article («خمسة»)
+    supports a count, not a figure beside money or a magnitude: the small model's "$1. 5 billion" for what
+    Russia will pay is not «أسبوع واحد» and «خمسة مصانع»."""
     known = _article_numbers(article_text)
-    claimed = numbers_in(_LIST_MARKER.sub("", normalize_arabic(answer)))
     digits = _article_digits(article_text)  # "2019.5" may stand for 2019; "1.2 billion" not for «واحد»
-    return {n for n in claimed if n not in known and n.split(".")[0] not in digits}
+    text = _LIST_MARKER.sub("", normalize_arabic(_CITATION.sub("", answer)))
+    unsupported = set()
+    for match in _NUMBER.finditer(text):
+        number = match.group().replace(",", "")
+        figure = _MAGNITUDE.search(text[max(0, match.start() - 12): match.end() + 12])
+        if number not in (digits if figure else known) and number.split(".")[0] not in digits:
+            unsupported.add(number)
+    return unsupported
 
 
 # Each month as English writes it and as Arabic does (the Egyptian/Gulf and the Levantine names), normalised;
@@ -308,12 +321,17 @@ hundreds thousand thousands million millions billion billions trillion dozen doz
 """))
 
 
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
 def count_without_number(answer: str, question: str) -> bool:
-    """A "how many" / «كم» question answered without any number or number word: measured, such answers
-    were sentences about something else ("... shipped missiles to Wagner" for "how many missiles?")."""
+    """A "how many" / «كم» question answered without any number or number word, or with years only: measured,
+    such answers were sentences about something else ("... shipped missiles to Wagner" for "how many
+    missiles?"), and the small model answered "how many years did the Korean War last?" with "1953"."""
     if not _HOW_MANY.search(question):
         return False
-    return not numbers_in(answer) and not set(lexical_tokens(_CITATION.sub("", answer))) & _NUMBER_WORDS
+    counts = {n for n in numbers_in(answer) if not _YEAR.fullmatch(n)}
+    return not counts and not set(lexical_tokens(_CITATION.sub("", answer))) & _NUMBER_WORDS
 
 
 # "When" questions, on normalised text (normalize_arabic folds «أي» to «اي» and «متى» to «متي»).

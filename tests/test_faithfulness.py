@@ -345,3 +345,20 @@ def test_a_month_the_article_never_names_is_unsupported():
     assert unsupported_months("في أغسطس/ آب الماضي، ثم في تموز", article) == set()
     assert unsupported_months("Last August; they may meet again.", article) == set()  # "may" is not May
     assert invented_numbers_reason("In October.", article) == "months_not_in_article months=['october']"
+
+
+def test_a_figure_beside_money_or_a_magnitude_needs_the_articles_digits():
+    """The article's «أسبوع واحد» and «خمسة مصانع» support "1 week" and "5 factories", not "$1. 5 billion"."""
+    text = "خلال أسبوع واحد زار خمسة مصانع"
+    assert unsupported_numbers("Russia will pay $1. 5 billion.", text) == {"1", "5"}
+    assert unsupported_numbers("5 factories in 1 week [3]", text) == set()
+    assert unsupported_numbers("بقيمة 5 مليار دولار", text) == {"5"}
+
+
+def test_a_count_question_answered_with_a_year_only_is_unanswered():
+    from bot.faithfulness import count_without_number
+
+    assert count_without_number("1953 [14]", "كم سنة استمرت الحرب الكورية؟")
+    assert count_without_number("The Korean War lasted for 1953.", "How many years did the Korean War last?")
+    assert not count_without_number("Four years, since 2019.", "How many years ago did they meet?")
+    assert not count_without_number("5 [3]", "How many factories did Kim visit?")
