@@ -57,7 +57,8 @@ def _article_numbers(article_text: str) -> frozenset[str]:
 
 # Money and magnitudes, normalised: a figure next to one must be written in digits in the article
 _MAGNITUDE = re.compile(r"[$€£%]|\b(?:million|billion|trillion|thousand|hundred|percent|dollars?|euros?)\b"
-                        r"|مليون|ملايين|مليار|الف|الاف|دولار|بالمئه|بالمائه", re.IGNORECASE)
+                        r"|(?<!\w)[وبل]?(?:مليون|ملايين|مليار|مليارات|الف|الاف|دولار|دولارات|بالمئه|بالمائه)(?!\w)",
+                        re.IGNORECASE)
 
 
 def unsupported_numbers(answer: str, article_text: str) -> set[str]:
@@ -520,10 +521,11 @@ def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str,
     given) and the question; a name question answered without a name; an answer that only repeats the
     question; or no passage close to it (`support`, the cosine of the answer to its best passage: measured on
     the evaluation set, invented answers such as "the president of France is ..." sit below 0.30 and right ones
-    above; answers of a few words that all occur in the article are exempt, embeddings cannot judge them). `question` may carry the previous question too (a follow-up's search text); `asked` is
-    only what was asked now, which alone decides what kind of question it is. `names`: the names list as (Arabic,
-    English) pairs, empty when the article has none. `common`: the article's topic words (`common_words`), which
-    alone do not tie an answer to the question."""
+    above; answers of a few words that all occur in the article are exempt, embeddings cannot judge them).
+    `question` may carry the previous question too (a follow-up's search text); `asked` is only what was asked
+    now, which alone decides what kind of question it is. `names`: the names list as (Arabic, English) pairs,
+    empty when the article has none. `common`: the article's topic words (`common_words`), which alone do not
+    tie an answer to the question."""
     if reason := invented_numbers_reason(answer, article_text):
         return reason
     if count_without_number(answer, asked or question):

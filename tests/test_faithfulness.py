@@ -353,6 +353,7 @@ def test_a_figure_beside_money_or_a_magnitude_needs_the_articles_digits():
     assert unsupported_numbers("Russia will pay $1. 5 billion.", text) == {"1", "5"}
     assert unsupported_numbers("5 factories in 1 week [3]", text) == set()
     assert unsupported_numbers("بقيمة 5 مليار دولار", text) == {"5"}
+    assert unsupported_numbers("زار 5 مصانع قبل قمة التحالف", text) == set()  # «التحالف» is no «ألف»
 
 
 def test_a_count_question_answered_with_a_year_only_is_unanswered():
