@@ -339,12 +339,16 @@ class Engine:
 
     def _outside_sentences(self, look: Answer, quoted: str, question: str) -> str:
         """Why a sentence-look answer is not read off the `quoted` sentences (a log-ready reason), or "": a
-        number they do not write, an Arabic word that neither they nor the question write, or (for answers
-        longer than a few words, which embeddings can judge) no retrieved passage close to it."""
+        number they do not write, an Arabic word that neither they nor the question write, an English answer
+        longer than a name, a number or a place (its words cannot be checked against the Arabic sentences;
+        measured: "John Kirby claimed that the US was working on a joint defense plan with Russia"), or (for
+        answers longer than a few words, which embeddings can judge) no retrieved passage close to it."""
         if invented := unsupported_numbers(look.text, quoted):
             return f"numbers_not_in_the_sentences numbers={sorted(invented)}"
         if look.language == "ar" and (outside := words_outside(look.text, f"{quoted} {question}")):
             return f"words_not_in_the_sentences words={sorted(outside)}"
+        if look.language != "ar" and len(content_words(look.text)) > SHORT_ANSWER_WORDS:
+            return "english_claim_not_checkable"
         support = max((h.score for h in look.sources), default=0.0)
         if support < self.settings.min_support and len(content_words(look.text)) > SHORT_ANSWER_WORDS:
             return f"weak_support support={support:.3f}"

@@ -474,9 +474,9 @@ def test_an_unconfirmed_answer_is_read_off_the_closest_sentences_in_a_short_prom
                                                                                     caplog):
     """After the checks reject an answer, the sentence look asks once more with only the three retrieved
     sentences closest to the question (its own short system prompt, no article). Its answer is kept only when
-    it passes the checks and is made of those sentences: their numbers, and in Arabic their words; a
-    NOT_IN_ARTICLE, a word or a number from elsewhere leaves the honest 'cannot confirm'. Not asked after an
-    invented number. ARTICLEBOT_SENTENCE_LOOK=0 turns it off."""
+    it passes the checks and is made of those sentences: their numbers, and in Arabic their words (in English,
+    only a name, a number or a place is kept); a NOT_IN_ARTICLE, a word or a number from elsewhere leaves the
+    honest 'cannot confirm'. Not asked after an invented number. ARTICLEBOT_SENTENCE_LOOK=0 turns it off."""
     from bot.engine import SENTENCE_LOOK_SENTENCES, Engine
 
     article_system = engine._system
@@ -516,6 +516,16 @@ def test_an_unconfirmed_answer_is_read_off_the_closest_sentences_in_a_short_prom
         assert rejected.kind == "unconfirmed" and rejected.check == "answer_only_repeats_the_question", text
         assert f"event=sentence_look outcome={reason}" in caplog.text, (text, caplog.text)
         assert text not in rejected.text
+
+    english = "Where are Putin and Kim expected to meet?"
+    first["text"] = "Putin and Kim."  # only repeats the question
+    reply["text"] = "Vladivostok."
+    assert looking.answer(english).text.startswith("Vladivostok.")
+    reply["text"] = "Putin and Kim will meet to sign a defence treaty on the forum's first day."
+    caplog.clear()
+    with caplog.at_level("INFO", logger="articlebot.engine"):
+        claim = looking.answer(english)
+    assert claim.kind == "unconfirmed" and "event=sentence_look outcome=english_claim_not_checkable" in caplog.text
 
     looks.clear()
     first["text"] = "سيلتقيان في فلاديفوستوك بعد 4321 يوماً."  # an invented number: asked again, it invents again
