@@ -251,21 +251,23 @@ class LocalLLM:
     def _load_state(self, path: Path, prefix: list[int]) -> bool:
         import llama_cpp
 
-        try:
-            data = path.read_bytes()
-            hlen = int.from_bytes(data[:4], "little")
-            header = json.loads(data[4:4 + hlen])
-            payload = data[4 + hlen:]
-            if header["n_tokens"] != len(prefix) or header["bytes"] != len(payload):
-                raise ValueError("size mismatch")
-        except (OSError, ValueError, KeyError) as exc:
+        try:  # read straight into the buffer llama.cpp takes: one copy of the ~95 MB state in memory, not three
+            with open(path, "rb") as fh:
+                hlen = int.from_bytes(fh.read(4), "little")
+                header = json.loads(fh.read(hlen))
+                size = int(header["bytes"])
+                if header["n_tokens"] != len(prefix) or size != path.stat().st_size - 4 - hlen:
+                    raise ValueError("size mismatch")
+                buf = (ctypes.c_uint8 * size)()
+                if fh.readinto(buf) != size:
+                    raise ValueError("short read")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("event=prefix_state_unreadable path=%s error=%s", path, exc)
             path.unlink(missing_ok=True)
             return False
         self.llama.reset()
         ctx = self.llama._ctx.ctx
-        buf = (ctypes.c_uint8 * len(payload)).from_buffer_copy(payload)
-        if llama_cpp.llama_state_seq_set_data(ctx, buf, len(payload), 0) != len(payload):
+        if llama_cpp.llama_state_seq_set_data(ctx, buf, size, 0) != size:
             log.warning("event=prefix_state_rejected path=%s", path)
             path.unlink(missing_ok=True)
             return False

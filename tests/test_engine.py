@@ -544,3 +544,33 @@ def test_the_articles_prompt_state_comes_back_after_another_prompt(engine, caplo
         answer = engine.answer("Where are Putin and Kim expected to meet?")
     assert "event=prefix_state_loaded" in caplog.text
     assert answer.timings["evaluated_tokens"] < engine.llm.prompt_tokens(engine._system) / 4, answer.timings
+
+
+def test_a_saved_prompt_state_is_loaded_and_a_damaged_one_replaced(engine, caplog):
+    """The prefix state file is read back into llama.cpp; a truncated one is removed, the prefix evaluated
+    again and its state saved anew (a full disk or a killed process must not break the next start)."""
+    import hashlib
+    import json
+
+    llm = engine.llm
+    prefix = llm.render("You answer questions about nothing in particular, briefly.", "x")[0]
+    llm.warm_prefix(prefix)  # evaluated (or loaded) and saved
+    key = hashlib.sha256((llm.fingerprint + json.dumps(prefix)).encode()).hexdigest()[:24]
+    saved = llm.state_dir / f"prefix-{key}.kv"
+    assert saved.exists()
+    llm.llama.reset()
+    with caplog.at_level("INFO", logger="articlebot.llm"):
+        llm.warm_prefix(prefix)
+    assert "event=prefix_state_loaded" in caplog.text and llm.llama.n_tokens == len(prefix)
+    saved.write_bytes(saved.read_bytes()[:-100])
+    llm.llama.reset()
+    caplog.clear()
+    with caplog.at_level("INFO", logger="articlebot.llm"):
+        llm.warm_prefix(prefix)
+    assert "event=prefix_state_unreadable" in caplog.text and "event=prefix_evaluated" in caplog.text
+    assert llm.llama.n_tokens == len(prefix) and saved.exists()
+    llm.llama.reset()
+    caplog.clear()
+    with caplog.at_level("INFO", logger="articlebot.llm"):
+        llm.warm_prefix(prefix)
+    assert "event=prefix_state_loaded" in caplog.text
