@@ -347,10 +347,11 @@ class Engine:
             return f"numbers_not_in_the_sentences numbers={sorted(invented)}"
         if look.language == "ar" and (outside := words_outside(look.text, f"{quoted} {question}")):
             return f"words_not_in_the_sentences words={sorted(outside)}"
-        if look.language != "ar" and len(content_words(look.text)) > SHORT_ANSWER_WORDS:
+        short = len(content_words(look.text)) <= SHORT_ANSWER_WORDS
+        if look.language != "ar" and not short:
             return "english_claim_not_checkable"
         support = max((h.score for h in look.sources), default=0.0)
-        if support < self.settings.min_support and len(content_words(look.text)) > SHORT_ANSWER_WORDS:
+        if support < self.settings.min_support and not short:
             return f"weak_support support={support:.3f}"
         return ""
 

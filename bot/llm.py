@@ -296,9 +296,10 @@ class LocalLLM:
         max_tokens = min(max_tokens, self.n_ctx - len(tokens))
         started = time.perf_counter()
         with self._lock:
-            if len(prefix) >= RESTORED_PREFIX_TOKENS and self._common_prefix(prefix) < len(prefix):
-                self._warm_prefix_locked(prefix)  # another prompt took the cache: its saved state is faster
             cached = self._common_prefix(tokens)
+            if len(prefix) >= RESTORED_PREFIX_TOKENS and cached < len(prefix):
+                self._warm_prefix_locked(prefix)  # another prompt took the cache: its saved state is faster
+                cached = self._common_prefix(tokens)
             stats.prompt_tokens = len(tokens)
             stats.evaluated_tokens = len(tokens) - cached
             try:
