@@ -22,9 +22,9 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from .config import Settings
-from .faithfulness import (SHORT_ANSWER_WORDS, common_words, content_words, copies_the_article, lasting_reason,
-                           name_words, names_in, off_question, shared_words, unconfirmed_reason, unsupported_numbers,
-                           without_off_question_opening, words_outside)
+from .faithfulness import (SHORT_ANSWER_WORDS, asks_when, common_words, content_words, copies_the_article, lasting_reason,
+                           name_words, names_in, month_glosses, off_question, shared_words, unconfirmed_reason, unsupported_numbers,
+                           with_dates_cut_to_the_month, without_off_question_opening, words_outside)
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
 from .messages import bilingual, closest_quote, message, unconfirmed_with_quote
@@ -61,6 +61,7 @@ SECOND_LOOK_PASSAGES = 2  # passages quoted when a rejected answer is asked agai
 SUMMARY_FORMAT = "2"  # part of a cached summary's key: bump when the summary's layout changes
 SUMMARY_TRANSLATION_TRIES = 8  # sentences translated at most for a summary in another language (~5 s each, once)
 SENTENCE_LOOK_SENTENCES = 3  # closest sentences the sentence look reads the answer off
+SENTENCE_LOOK_CONTEXT_CHARS = 360  # a clause cut from a long sentence is quoted with the clauses around it
 SENTENCE_LOOK_PASSAGES = 4  # ... taken from the top retrieved passages
 SENTENCE_LOOK_MAX_TOKENS = 60
 # not after an invented number: measured, no answer so rejected was mended by the sentence look (it wrote
@@ -312,7 +313,8 @@ class Engine:
         about figures the article never gives, it wrote «30 مليون», «1953-1954»). Returns `first` otherwise."""
         shown = candidates[:SENTENCE_LOOK_PASSAGES]
         vector = self.embedder.encode_queries([query])[0]
-        closest = self.index.closest_sentences(vector, [h.chunk.id for h in shown], SENTENCE_LOOK_SENTENCES)
+        closest = self.index.closest_sentences(vector, [h.chunk.id for h in shown], SENTENCE_LOOK_SENTENCES,
+                                              SENTENCE_LOOK_CONTEXT_CHARS)
         if not closest:
             return first
         quoted = " ".join(sentence for _, sentence, _ in closest)
@@ -390,7 +392,8 @@ class Engine:
         default model wrote «فيتنام» as "France" and «فلاديفوستوك» as "Fudafostok" even with the passage
         quoted; with the pairs beside the question, English facts 7 -> 10 of 21 (bench/eval-results.md).
         Beside each sentence of a translated summary it changed which bullets failed, not how many (4 of 8)."""
-        pairs = [f"{arabic} = {english}" for arabic, english in names_in(text, self.article.names)]
+        found = names_in(text, self.article.names) + month_glosses(text)
+        pairs = [f"{arabic} = {english}" for arabic, english in found]
         return self.prompts.fill("passage_names", names="; ".join(pairs)) if pairs else ""
 
     def _with_arabic_names(self, question: str) -> str:
@@ -471,6 +474,9 @@ class Engine:
         if kept != text:
             log.info("event=answer_opening_dropped reason=shares_no_word_with_the_question")
             text, verbatim = kept, False
+        if lang == "en" and asks_when(question or query) and (cut := self._dates_cut(text, query)) != text:
+            log.info("event=dates_cut_to_the_month")
+            text, verbatim, doomed = cut, False, ""  # the checks below see the whole answer again
         sources = self._cited_sources(text, hits)  # the citations shown are the verified sources, not the model's
         text = _CITATIONS.sub("", text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in sources)
         if doomed:  # stopped early: the rest of the answer was never written
@@ -482,6 +488,13 @@ class Engine:
             log.warning("event=answer_language_mismatch expected=%s arabic_ratio=%.2f", lang, arabic_ratio(text))
         yield Answer(text, lang, kind, sources, timings, query, raw=raw if kind == "answer" and verbatim else "",
                      check=check, draft=raw if kind == "unconfirmed" else "")
+
+    def _dates_cut(self, text: str, query: str) -> str:
+        """`text` with its dates cut to the month the article gives (`with_dates_cut_to_the_month`); asked only
+        of "when" questions: elsewhere a cut date leaves an answer beside the question ("The US held a summit
+        ... in August" for where it was held), worse than the quote the refusal shows."""
+        asked_about = [arabic for arabic, _ in names_in(query, self.article.names)]
+        return with_dates_cut_to_the_month(text, self.article.text, asked_about)
 
     def _faithful(self, text: str, lang: str, support: float, query: str, question: str,
                   listed: list[tuple[str, str]], sources: str | None,

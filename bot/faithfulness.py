@@ -13,6 +13,7 @@ holds an answer to the sentences it was read from.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -112,6 +113,21 @@ def unsupported_dates(answer: str, article_text: str) -> set[str]:
 
 
 _MONTH_WORD = re.compile(rf"(?<!\w)[وبفل]?({_MONTH})(?!\w)")
+
+
+_MONTH_GLOSS = re.compile(rf"(?<!\w)[وبفل]?({_MONTH})(?:\s*/\s*({_MONTH}))?(?!\w)")
+
+
+def month_glosses(text: str) -> list[tuple[str, str]]:
+    """The Arabic months `text` writes, as written (two names of one month joined by a slash, «أغسطس/ آب»,
+    kept together) and normalised, with their English name. Measured: without it the model wrote «أغسطس/ آب»
+    as "August/September"."""
+    glosses: dict[str, str] = {}
+    for m in _MONTH_GLOSS.finditer(normalize_arabic(_CITATION.sub("", text))):
+        if any(is_arabic_char(c) for c in m.group(1)):
+            written = f"{m.group(1)}/ {m.group(2)}" if m.group(2) else m.group(1)
+            glosses.setdefault(written, calendar.month_name[_MONTH_OF[m.group(1)]])
+    return list(glosses.items())
 
 
 def months_in(text: str) -> set[int]:
@@ -347,27 +363,72 @@ next before after during since until yesterday today tomorrow now recently soon 
 """)) | frozenset(_MONTH_OF)
 
 
+def asks_when(question: str) -> bool:
+    return _WHEN.search(normalize_arabic(question)) is not None
+
+
 def when_without_a_time(answer: str, question: str) -> bool:
     """A "when" question («متى», «في أي تاريخ», "what date") answered without a date, a day, a month or a
     time word ("last July", «على هامش المنتدى»): measured, the sentence look answered «متى سيجتمع ...» and
     «في أي تاريخ سيوقع ... معاهدة؟» (a date the article never gives) with the place «أقصى شرق روسيا»."""
-    if not _WHEN.search(normalize_arabic(question)):
+    if not asks_when(question):
         return False
     plain = _CITATION.sub("", answer)
     return not numbers_in(plain) and not set(lexical_tokens(plain)) & _TIME_WORDS
 
 
+_FUTURE_WHEN = re.compile(r"(^|\s)[وف]?متي\s+[وف]?س[يتنا]\S{2,}|\bwhen\s+(will|shall)\b|\bwhen\s+(is|are)\s+.*\bgoing\s+to\b",
+                          re.IGNORECASE)
+_PAST_MARKERS = frozenset(lexical_tokens("قبل سابقاً منذ كان كانت الماضي الماضية السابق ago"))
+_COMING_TIME_WORDS = frozenset(lexical_tokens("""
+الأحد الإثنين الاثنين الثلاثاء الأربعاء الخميس الجمعة السبت المقبل المقبلة القادم القادمة هامش قريباً غداً
+sunday monday tuesday wednesday thursday friday saturday next soon tomorrow sidelines"""))
+_YEAR = re.compile(r"(19|20)\d\d")
+
+
+@lru_cache(maxsize=8)
+def _past_years(article_text: str) -> frozenset[str]:
+    """Years the article writes only in sentences about the past (with «قبل», «سابقاً», «منذ», «كان» ...)."""
+    seen: dict[str, bool] = {}
+    for sentence in SENTENCE_END.split(normalize_arabic(article_text)):
+        past = bool(set(lexical_tokens(sentence)) & _PAST_MARKERS)
+        for year in filter(_YEAR.fullmatch, numbers_in(sentence)):
+            seen[year] = seen.get(year, True) and past
+    return frozenset(year for year, only_past in seen.items() if only_past)
+
+
+def past_years_for_a_future_question(answer: str, question: str, article_text: str) -> set[str]:
+    """The years a "when will" question («متى سيجتمع», "when will") is answered with that the article gives
+    only for past events, when the answer names no coming day or occasion. Measured: «متى سيجتمع بوتين
+    وكيم؟» -> «سيجتمع في عام 2019», the year of their earlier meeting («قبل أربع سنوات (2019)»)."""
+    if not _FUTURE_WHEN.search(normalize_arabic(question)):
+        return set()
+    plain = _CITATION.sub("", answer)
+    if set(lexical_tokens(plain)) & _COMING_TIME_WORDS:
+        return set()
+    return set(filter(_YEAR.fullmatch, numbers_in(plain))) & _past_years(article_text)
+
+
+_LINKING_WORDS = frozenset(lexical_tokens("عبر خلال حول حتى منذ لدى نحو عبرها بواسطة"))
+_VERB_PREFIXES = ("سي", "ست", "سن", "سا", "س", "ي", "ت", "ن")  # future «س» and the present tense's person letters
+
+
+def _verb_forms(words: set[str]) -> set[str]:
+    """The words, also without a future or present-tense prefix («سيسافر» -> «سافر»)."""
+    return words | {w[len(p):] for w in words for p in _VERB_PREFIXES if w.startswith(p) and len(w) - len(p) >= 3}
+
+
 def words_outside(answer: str, text: str) -> set[str]:
     """The Arabic words of the answer that `text` does not write in any of their forms (with or without
-    «ال» and attached letters, or an attached pronoun), stop words aside: an answer read off a few quoted
-    sentences must be made of their words."""
-    known = _word_forms(set(lexical_tokens(text)))
+    «ال» and attached letters, an attached pronoun or a verb prefix), stop and linking words aside: an
+    answer read off a few quoted sentences must be made of their words."""
+    known = _verb_forms(_word_forms(set(lexical_tokens(text))))
     outside = set()
     for word in _CITATION.sub("", answer).split():
         forms = set(lexical_tokens(word))
-        if not forms or not any(is_arabic_char(c) for c in word) or forms & _STOP_WORDS:
+        if not forms or not any(is_arabic_char(c) for c in word) or forms & (_STOP_WORDS | _LINKING_WORDS):
             continue
-        if not _word_forms(forms) & known:
+        if not _verb_forms(_word_forms(forms)) & known:
             outside.add(word.strip(".،,؛;:!?؟«»\"()"))
     return outside
 
@@ -470,6 +531,48 @@ def only_repeats_the_question(answer: str, question: str) -> bool:
                                                                  for w in words)
 
 
+_EN_MONTH = "|".join(calendar.month_name[1:])
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+# An English date around a month: "July 20, 2023", "August 20/21, 2023", "the 20th of July", "July 2023",
+# "August/September 2019", with the preposition before it.
+_EN_DATE = re.compile(
+    rf"(?:\b(?:on|in|during)\s+)?(?:the\s+)?(?:(?P<day1>{_DAY}(?:\s*[-–/]\s*{_DAY})?)\s+(?:of\s+)?)?"
+    rf"\b(?P<month>{_EN_MONTH})(?:\s*/\s*(?P<second>{_EN_MONTH}))?\b"
+    rf"(?:\s+(?P<day2>{_DAY}(?:\s*[-–/]\s*{_DAY})?)\b)?(?:,?\s+(?:of\s+)?(?P<year>(?:19|20)\d\d)\b)?")
+
+
+def with_dates_cut_to_the_month(answer: str, article_text: str, asked_about: Sequence[str] = ()) -> str:
+    """The answer with each English date cut to its month when the article names that month and gives none of
+    the date's numbers for it ("on July 20, 2023" -> "in July", for the article's «في يوليو/ تموز الماضي»): the
+    model adds a day and a year from memory to a month the article gives alone. A number the article writes
+    for something else (its sentences hold none of `asked_about`, the Arabic names the question asks about,
+    while a sentence with the month does) is cut too: "July 20, 2019" for Shoigu's visit, 2019 being the year
+    of the earlier Putin-Kim meeting. Otherwise the date stays whole for the checks to reject: "August 1953"
+    puts the article's August (the Camp David summit) on its 1953 (the ceasefire), and cut it would still be
+    wrong."""
+    months = _article_months(article_text)
+    supported = written_numbers(article_text)
+    sentences = SENTENCE_END.split(normalize_arabic(article_text))
+    asked = [normalize_arabic(name) for name in asked_about]
+
+    def about_the_question(sentence: str) -> bool:
+        return any(name in sentence for name in asked)
+
+    def cut(m: re.Match[str]) -> str:
+        month = list(calendar.month_name).index(m.group("month"))
+        numbers = re.findall(r"\d+", " ".join(m.group(g) or "" for g in ("day1", "day2", "year")))
+        written = [n for n in numbers if n in supported]
+        elsewhere = not written or (
+            any(about_the_question(s) for s in sentences if month in months_in(s))
+            and not any(about_the_question(s) for s in sentences if written_numbers(s) & set(written)))
+        if month not in months or m.group("second") or not numbers or not elsewhere:
+            return m.group(0)
+        preposition = re.match(r"\s*(on|in|during)\b", m.group(0), re.IGNORECASE)
+        return f"{' ' if m.group(0)[:1].isspace() else ''}{'in ' if preposition else ''}{m.group('month')}"
+
+    return _EN_DATE.sub(cut, answer)
+
+
 def invented_numbers_reason(text: str, article_text: str) -> str | None:
     if invented := unsupported_numbers(text, article_text):
         return f"numbers_not_in_article numbers={sorted(invented)}"
@@ -515,7 +618,8 @@ def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str,
                        sources: str | None = None, common: frozenset[str] = frozenset()) -> str | None:
     """Why the answer cannot be confirmed (a log-ready reason), or None when every check passes: a number the
     article never writes, a month and year it never writes together, or a month it never names; a count
-    question answered without a number; a "when" question answered without a time; a long answer sharing no
+    question answered without a number; a "when" question answered without a time, or a "when will" one with a
+    year the article gives only for the past; a long answer sharing no
     word with the question; an English answer pasting Arabic text, naming someone not on the names list or
     gluing listed names into an unlisted one; a listed name absent from the retrieved passages (`sources`, when
     given) and the question; a name question answered without a name; an answer that only repeats the
@@ -532,6 +636,8 @@ def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str,
         return "no_number_for_a_count_question"
     if when_without_a_time(answer, asked or question):
         return "no_time_for_a_when_question"
+    if past := past_years_for_a_future_question(answer, asked or question, article_text):
+        return f"past_year_for_a_future_question years={sorted(past)}"
     if off_question(answer, question, common, article_text):
         return "shares_no_word_with_the_question"
     if reason := _names_reason(answer, lang, question, names, sources):

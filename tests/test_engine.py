@@ -536,6 +536,35 @@ def test_an_unconfirmed_answer_is_read_off_the_closest_sentences_in_a_short_prom
     assert off.answer(question).kind == "unconfirmed" and not looks
 
 
+def test_dates_from_memory_are_cut_and_past_years_do_not_answer_when_will(engine, settings, monkeypatch, caplog):
+    """A day and a year the article never writes are cut from its month, and the cut answer is checked again
+    and shown; a "when will" question answered with a year of a past event is not confirmed."""
+    from bot.engine import Engine
+
+    reply = {"text": ""}
+    monkeypatch.setattr(engine.llm, "stream", lambda *args, **kwargs: iter([reply["text"]]))
+    plain = Engine(settings.with_overrides(second_look=False, sentence_look=False), engine.article, engine.index,
+                   engine.embedder, engine.llm, engine.prompts)
+
+    reply["text"] = "Shoigu visited Pyongyang on July 20, 2023."
+    with caplog.at_level("INFO", logger="articlebot.engine"):
+        answer = plain.answer("When did Shoigu visit Pyongyang?")
+    assert answer.kind == "answer" and answer.text.startswith("Shoigu visited Pyongyang in July."), answer.text
+    assert "2023" not in answer.text and "event=dates_cut_to_the_month" in caplog.text and not answer.raw
+
+    reply["text"] = "Shoigu visited Pyongyang on July 20, 2023."
+    assert plain.answer("Who did Shoigu meet in Pyongyang?").check.startswith("numbers_not_in_article")  # no "when"
+    reply["text"] = "Shoigu visited Pyongyang on July 20, 2023 with Tom Smith."
+    assert plain.answer("When did Shoigu visit Pyongyang?").check.startswith("names_not_in_article")
+
+    reply["text"] = "سيجتمع بوتين وكيم في عام 2019."
+    refused = plain.answer("متى سيجتمع بوتين وكيم؟")
+    assert refused.kind == "unconfirmed" and refused.check == "past_year_for_a_future_question years=['2019']"
+    reply["text"] = "التقى بوتين وكيم في فلاديفوستوك عام 2019."
+    past = plain.answer("متى التقى بوتين وكيم سابقاً؟")
+    assert past.kind == "answer", past.check
+
+
 def test_the_articles_prompt_state_comes_back_after_another_prompt(engine, caplog):
     """A prompt under another system text (the sentence look's) takes llama.cpp's cache; the next question
     reloads the article's saved prefix state (under a second) instead of evaluating ~3,300 tokens again."""

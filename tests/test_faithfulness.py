@@ -324,7 +324,9 @@ def test_words_outside_lists_the_arabic_words_the_text_never_writes():
     sentence = "وقد يصل القطار الرئاسي للزعيم كيم إلى فلاديفوستوك يوم الإثنين"
     assert words_outside("القطار الرئاسي [6]", sentence) == set()
     assert words_outside("بالقطار الرئاسي.", sentence) == set()  # an attached letter
-    assert words_outside("سيصل كيم إلى فلاديفوستوك عبر طوكيو.", sentence) == {"سيصل", "عبر", "طوكيو"}
+    assert words_outside("سيصل كيم إلى فلاديفوستوك عبر طوكيو.", sentence) == {"طوكيو"}  # «يصل», «عبر» a link
+    assert words_outside("السافر عبر القطار الرئاسي.", f"{sentence} بأي وسيلة سيسافر كيم؟") == set()
+    assert words_outside("بالطائرة", sentence) == {"بالطائرة"}
     assert words_outside("Kim's train", sentence) == set()  # English words are not judged against Arabic
 
 
@@ -363,3 +365,46 @@ def test_a_count_question_answered_with_a_year_only_is_unanswered():
     assert count_without_number("The Korean War lasted for 1953.", "How many years did the Korean War last?")
     assert not count_without_number("Four years, since 2019.", "How many years ago did they meet?")
     assert not count_without_number("5 [3]", "How many factories did Kim visit?")
+
+
+def test_a_past_year_does_not_answer_a_when_will_question():
+    """«متى سيجتمع بوتين وكيم؟» answered with 2019, the year the article gives for their earlier meeting."""
+    from bot.faithfulness import past_years_for_a_future_question as past_years
+
+    article = ("وكان الرئيسان قد التقيا سابقاً قبل أربع سنوات (2019). يبدأ المنتدى الأحد. "
+               "ويعقد المؤتمر المقبل عام 2025. وكانت الحرب قد توقفت عام 2025.")
+    assert past_years("بوتين وكيم سيجتمع في عام 2019. [2]", "متى سيجتمع بوتين وكيم؟", article) == {"2019"}
+    assert past_years("They will meet in 2019.", "When will Putin and Kim meet?", article) == {"2019"}
+    assert past_years("في الأحد، بعد لقاء 2019", "متى سيجتمع بوتين وكيم؟", article) == set()  # a coming day
+    assert past_years("They met in 2019.", "When did Putin and Kim meet?", article) == set()  # a past question
+    assert past_years("عام 2025", "متى سيعقد المؤتمر؟", article) == set()  # written once without a past word
+    assert past_years("In 2019.", "When will Sergei visit?", "He came in 2019.") == set()  # no past word there
+
+
+def test_months_are_glossed_with_both_arabic_names_kept_together():
+    """«أغسطس/ آب» is one month, August; the model wrote "August/September" without the gloss."""
+    from bot.faithfulness import month_glosses
+
+    text = "استدعت في أغسطس/ آب الماضي ... في يوليو/ تموز الماضي ... وفي تموز أيضاً"
+    assert month_glosses(text) == [("اغسطس/ اب", "August"), ("يوليو/ تموز", "July"), ("تموز", "July")]
+    assert month_glosses("no months here, may be") == []
+
+
+def test_a_date_with_only_invented_numbers_is_cut_to_the_articles_month():
+    """The model adds a day and a year from memory to a month the article gives alone; a number the article
+    writes elsewhere means the month may belong to another event, so that date is left for the checks."""
+    from bot.faithfulness import invented_numbers_reason, with_dates_cut_to_the_month as cut
+
+    article = ("زار شويغو بيونغ يانغ في يوليو/ تموز الماضي. وقف إطلاق النار عام 1953. قمة في أغسطس/ آب الماضي. "
+               "والتقى بوتين وكيم عام 2019.")
+    shoigu = ["شويغو", "بيونغ يانغ"]
+    assert cut("He visited on July 20, 2019.", article, shoigu) == "He visited in July."  # 2019: another event
+    assert cut("He visited on July 20, 2019.", article) == "He visited on July 20, 2019."  # whose 2019, unknown
+    assert cut("They met in July 2019.", article, ["بوتين"]) == "They met in July 2019."  # 2019 is theirs
+    assert cut("Shoigu visited Pyongyang on July 20, 2023. [8]", article) == "Shoigu visited Pyongyang in July. [8]"
+    assert cut("It was held on the 18th of August.", article) == "It was held in August."
+    assert cut("In July 2023, Shoigu visited.", article) == "In July, Shoigu visited."
+    for kept in ("The ceasefire was in August 1953.", "It was held in March 2023.", "It was held in August.",
+                 "It was held in August/September 2023."):
+        assert cut(kept, article) == kept
+    assert invented_numbers_reason(cut("Shoigu visited on July 20, 2023.", article), article) is None
