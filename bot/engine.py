@@ -23,7 +23,7 @@ import numpy as np
 
 from .config import Settings
 from .faithfulness import (SHORT_ANSWER_WORDS, asks_when, common_words, content_words, copies_the_article, lasting_reason,
-                           name_words, names_in, month_glosses, off_question, shared_words, unconfirmed_reason, unsupported_numbers,
+                           name_words, names_in, off_question, shared_words, unconfirmed_reason, unsupported_numbers,
                            with_dates_cut_to_the_month, without_off_question_opening, words_outside)
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
@@ -392,8 +392,7 @@ class Engine:
         default model wrote «فيتنام» as "France" and «فلاديفوستوك» as "Fudafostok" even with the passage
         quoted; with the pairs beside the question, English facts 7 -> 10 of 21 (bench/eval-results.md).
         Beside each sentence of a translated summary it changed which bullets failed, not how many (4 of 8)."""
-        found = names_in(text, self.article.names) + month_glosses(text)
-        pairs = [f"{arabic} = {english}" for arabic, english in found]
+        pairs = [f"{arabic} = {english}" for arabic, english in names_in(text, self.article.names)]
         return self.prompts.fill("passage_names", names="; ".join(pairs)) if pairs else ""
 
     def _with_arabic_names(self, question: str) -> str:

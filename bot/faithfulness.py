@@ -115,21 +115,6 @@ def unsupported_dates(answer: str, article_text: str) -> set[str]:
 _MONTH_WORD = re.compile(rf"(?<!\w)[وبفل]?({_MONTH})(?!\w)")
 
 
-_MONTH_GLOSS = re.compile(rf"(?<!\w)[وبفل]?({_MONTH})(?:\s*/\s*({_MONTH}))?(?!\w)")
-
-
-def month_glosses(text: str) -> list[tuple[str, str]]:
-    """The Arabic months `text` writes, as written (two names of one month joined by a slash, «أغسطس/ آب»,
-    kept together) and normalised, with their English name. Measured: without it the model wrote «أغسطس/ آب»
-    as "August/September"."""
-    glosses: dict[str, str] = {}
-    for m in _MONTH_GLOSS.finditer(normalize_arabic(_CITATION.sub("", text))):
-        if any(is_arabic_char(c) for c in m.group(1)):
-            written = f"{m.group(1)}/ {m.group(2)}" if m.group(2) else m.group(1)
-            glosses.setdefault(written, calendar.month_name[_MONTH_OF[m.group(1)]])
-    return list(glosses.items())
-
-
 def months_in(text: str) -> set[int]:
     return {_MONTH_OF[m.group(1)] for m in _MONTH_WORD.finditer(normalize_arabic(_CITATION.sub("", text)))}
 

@@ -381,15 +381,6 @@ def test_a_past_year_does_not_answer_a_when_will_question():
     assert past_years("In 2019.", "When will Sergei visit?", "He came in 2019.") == set()  # no past word there
 
 
-def test_months_are_glossed_with_both_arabic_names_kept_together():
-    """«أغسطس/ آب» is one month, August; the model wrote "August/September" without the gloss."""
-    from bot.faithfulness import month_glosses
-
-    text = "استدعت في أغسطس/ آب الماضي ... في يوليو/ تموز الماضي ... وفي تموز أيضاً"
-    assert month_glosses(text) == [("اغسطس/ اب", "August"), ("يوليو/ تموز", "July"), ("تموز", "July")]
-    assert month_glosses("no months here, may be") == []
-
-
 def test_a_date_with_only_invented_numbers_is_cut_to_the_articles_month():
     """The model adds a day and a year from memory to a month the article gives alone; a number the article
     writes elsewhere means the month may belong to another event, so that date is left for the checks."""
