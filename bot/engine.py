@@ -22,9 +22,10 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from .config import Settings
-from .faithfulness import (SHORT_ANSWER_WORDS, asks_when, common_words, content_words, copies_the_article, lasting_reason,
-                           name_words, names_in, off_question, shared_words, unconfirmed_reason, unsupported_numbers,
-                           with_dates_cut_to_the_month, without_off_question_opening, words_outside)
+from .faithfulness import (SHORT_ANSWER_WORDS, asks_when, common_words, content_words, copies_the_article,
+                           lasting_reason, name_words, names_in, off_question, shared_words, unconfirmed_reason,
+                           unsupported_numbers, with_dates_cut_to_the_month, without_off_question_opening,
+                           words_outside)
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
 from .messages import bilingual, closest_quote, message, unconfirmed_with_quote
