@@ -62,7 +62,6 @@ SECOND_LOOK_PASSAGES = 2  # passages quoted when a rejected answer is asked agai
 SUMMARY_FORMAT = "2"  # part of a cached summary's key: bump when the summary's layout changes
 SUMMARY_TRANSLATION_TRIES = 8  # sentences translated at most for a summary in another language (~5 s each, once)
 SENTENCE_LOOK_SENTENCES = 3  # closest sentences the sentence look reads the answer off
-SENTENCE_LOOK_CONTEXT_CHARS = 360  # a clause cut from a long sentence is quoted with the clauses around it
 SENTENCE_LOOK_PASSAGES = 4  # ... taken from the top retrieved passages
 SENTENCE_LOOK_MAX_TOKENS = 60
 # not after an invented number: measured, no answer so rejected was mended by the sentence look (it wrote
@@ -314,8 +313,7 @@ class Engine:
         about figures the article never gives, it wrote «30 مليون», «1953-1954»). Returns `first` otherwise."""
         shown = candidates[:SENTENCE_LOOK_PASSAGES]
         vector = self.embedder.encode_queries([query])[0]
-        closest = self.index.closest_sentences(vector, [h.chunk.id for h in shown], SENTENCE_LOOK_SENTENCES,
-                                              SENTENCE_LOOK_CONTEXT_CHARS)
+        closest = self.index.closest_sentences(vector, [h.chunk.id for h in shown], SENTENCE_LOOK_SENTENCES)
         if not closest:
             return first
         quoted = " ".join(sentence for _, sentence, _ in closest)

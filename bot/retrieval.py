@@ -21,7 +21,7 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
-from .text import Article, Chunk, chunk_article, clause_window, lexical_tokens, sentence_spans
+from .text import Article, Chunk, chunk_article, lexical_tokens, sentence_spans
 
 INDEX_FORMAT = 3
 CHUNK_MAX_CHARS = 520
@@ -368,12 +368,11 @@ class ArticleIndex:
         closest = self.closest_sentences(query_vector, chunk_ids, 1)
         return closest[0] if closest else None
 
-    def closest_sentences(self, query_vector: np.ndarray, chunk_ids: Sequence[int], n: int,
-                          context_chars: int = 0) -> list[tuple[int, str, float]]:
+    def closest_sentences(self, query_vector: np.ndarray, chunk_ids: Sequence[int],
+                          n: int) -> list[tuple[int, str, float]]:
         """The `n` sentences of the given chunks closest to the query, closest first, as (chunk id, sentence,
         cosine). A chunk whose own part is one sentence has no sentence vectors: its whole text (with the
-        overlap) stands for it. With `context_chars`, a piece cut from a long sentence carries the clauses
-        around it (`text.clause_window`) up to that length, and a piece another one then contains is dropped."""
+        overlap) stands for it."""
         owners = self.owners[len(self.chunks):]
         scored: list[tuple[int, str, float]] = []
         for cid in chunk_ids:
@@ -388,20 +387,7 @@ class ArticleIndex:
                 break
             if not any(found[1] in other or other in found[1] for _, other, _ in kept):
                 kept.append(found)  # a chunk's overlap repeats its neighbour's sentence: quote it once
-        if not context_chars:
-            return kept
-        widened = [(cid, self._with_clauses_around(sentence, context_chars), score) for cid, sentence, score in kept]
-        return [found for i, found in enumerate(widened)
-                if not any(found[1] in other[1] and (found[1] != other[1] or j < i) for j, other in enumerate(widened)
-                           if j != i)]
-
-    def _with_clauses_around(self, piece: str, max_chars: int) -> str:
-        text = self.article.text
-        start = text.find(piece)
-        if start < 0:
-            return piece
-        a, b = clause_window(text, start, start + len(piece), max_chars)
-        return text[a:b].strip()
+        return kept
 
     def dense_similarity(self, query_vector: np.ndarray) -> np.ndarray:
         """Cosine similarity of the query to every chunk (vectors are normalised)."""

@@ -244,25 +244,6 @@ def sentence_spans(text: str, start: int, end: int, max_chars: int) -> list[tupl
     return out
 
 
-def clause_window(text: str, start: int, end: int, max_chars: int) -> tuple[int, int]:
-    """The span of a piece `text[start:end]` cut from a long sentence, widened by the clauses around it in
-    that sentence as far as `max_chars` allows: first those before it, then those after. A clause cut off
-    from its sentence can lose who did what («ورئيس كوريا الجنوبية ... إلى قمة ثلاثية في منتجع كامب ديفيد»
-    without «وكانت الولايات المتحدة قد استدعت») or what happened («... فوميو كيشيدا،» without the summit)."""
-    sentence_start = max((m.end() for m in SENTENCE_END.finditer(text, 0, start)), default=0)
-    following = SENTENCE_END.search(text, end)
-    sentence_end = following.start() if following else len(text)
-    for clause_start, _ in reversed(_spans(text, sentence_start, start, _CLAUSE_END)):
-        if end - clause_start > max_chars:
-            break
-        start = clause_start
-    for _, clause_end in _spans(text, end, sentence_end, _CLAUSE_END):
-        if clause_end - start > max_chars:
-            break
-        end = clause_end
-    return start, end
-
-
 def _overlap_start(text: str, previous: list[tuple[int, int]], core_start: int, budget: int) -> int:
     """Start of the overlap: the tail of the previous chunk after its last sentence or clause end that
     lies within `budget` characters, so the overlap is a whole clause and stays small."""
