@@ -106,20 +106,3 @@ def test_bundled_article_ships_its_names_list():
     assert names["فلاديفوستوك"] == "Vladivostok" and names["سيرغي شويغو"] == "Sergei Shoigu"
     assert len(names) >= 30
 
-
-def test_clause_window_widens_within_the_sentence_and_the_limit():
-    from bot.text import clause_window
-
-    text = "First sentence. Alpha one, beta two, gamma three, delta four. Last one."
-    start = text.index("gamma")
-    end = start + len("gamma three,")
-    a, b = clause_window(text, start, end, 40)
-    assert text[a:b] == "Alpha one, beta two, gamma three,"  # the clauses before it first
-    a, b = clause_window(text, start, end, 25)
-    assert text[a:b] == "beta two, gamma three,"
-    a, b = clause_window(text, start, end, 12)
-    assert text[a:b] == "gamma three,"  # nothing else fits
-    a, b = clause_window(text, start, end, 200)
-    assert text[a:b] == "Alpha one, beta two, gamma three, delta four."  # never across a sentence end
-    a, b = clause_window(text, text.index("Alpha"), text.index("Alpha") + 10, 30)
-    assert text[a:b] == "Alpha one, beta two,"  # a sentence's first clause takes the ones after it
