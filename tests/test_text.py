@@ -105,4 +105,3 @@ def test_bundled_article_ships_its_names_list():
     names = dict(article.names)
     assert names["فلاديفوستوك"] == "Vladivostok" and names["سيرغي شويغو"] == "Sergei Shoigu"
     assert len(names) >= 30
-
