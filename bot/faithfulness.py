@@ -362,8 +362,8 @@ def when_without_a_time(answer: str, question: str) -> bool:
     return not numbers_in(plain) and not set(lexical_tokens(plain)) & _TIME_WORDS
 
 
-_FUTURE_WHEN = re.compile(r"(^|\s)[وف]?متي\s+[وف]?س[يتنا]\S{2,}|\bwhen\s+(will|shall)\b|\bwhen\s+(is|are)\s+.*\bgoing\s+to\b",
-                          re.IGNORECASE)
+_FUTURE_WHEN = re.compile(r"(^|\s)[وف]?متي\s+[وف]?س[يتنا]\S{2,}"  # «متى سيجتمع»: the future «س»
+                          r"|\bwhen\s+(will|shall)\b|\bwhen\s+(is|are)\s+.*\bgoing\s+to\b", re.IGNORECASE)
 _PAST_MARKERS = frozenset(lexical_tokens("قبل سابقاً منذ كان كانت الماضي الماضية السابق ago"))
 _COMING_TIME_WORDS = frozenset(lexical_tokens("""
 الأحد الإثنين الاثنين الثلاثاء الأربعاء الخميس الجمعة السبت المقبل المقبلة القادم القادمة هامش قريباً غداً
@@ -521,7 +521,7 @@ _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 # An English date around a month: "July 20, 2023", "August 20/21, 2023", "the 20th of July", "July 2023",
 # "August/September 2019", with the preposition before it.
 _EN_DATE = re.compile(
-    rf"(?:\b(?:on|in|during)\s+)?(?:the\s+)?(?:(?P<day1>{_DAY}(?:\s*[-–/]\s*{_DAY})?)\s+(?:of\s+)?)?"
+    rf"(?:\b(?:[Oo]n|[Ii]n|[Dd]uring)\s+)?(?:the\s+)?(?:(?P<day1>{_DAY}(?:\s*[-–/]\s*{_DAY})?)\s+(?:of\s+)?)?"
     rf"\b(?P<month>{_EN_MONTH})(?:\s*/\s*(?P<second>{_EN_MONTH}))?\b"
     rf"(?:\s+(?P<day2>{_DAY}(?:\s*[-–/]\s*{_DAY})?)\b)?(?:,?\s+(?:of\s+)?(?P<year>(?:19|20)\d\d)\b)?")
 
@@ -553,7 +553,8 @@ def with_dates_cut_to_the_month(answer: str, article_text: str, asked_about: Seq
         if month not in months or m.group("second") or not numbers or not elsewhere:
             return m.group(0)
         preposition = re.match(r"\s*(on|in|during)\b", m.group(0), re.IGNORECASE)
-        return f"{' ' if m.group(0)[:1].isspace() else ''}{'in ' if preposition else ''}{m.group('month')}"
+        lead = ("In " if preposition.group(1)[0].isupper() else "in ") if preposition else ""
+        return f"{' ' if m.group(0)[:1].isspace() else ''}{lead}{m.group('month')}"
 
     return _EN_DATE.sub(cut, answer)
 

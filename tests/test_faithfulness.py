@@ -395,6 +395,7 @@ def test_a_date_with_only_invented_numbers_is_cut_to_the_articles_month():
     assert cut("Shoigu visited Pyongyang on July 20, 2023. [8]", article) == "Shoigu visited Pyongyang in July. [8]"
     assert cut("It was held on the 18th of August.", article) == "It was held in August."
     assert cut("In July 2023, Shoigu visited.", article) == "In July, Shoigu visited."
+    assert cut("On July 20, 2023, Shoigu visited.", article) == "In July, Shoigu visited."
     for kept in ("The ceasefire was in August 1953.", "It was held in March 2023.", "It was held in August.",
                  "It was held in August/September 2023."):
         assert cut(kept, article) == kept
