@@ -88,9 +88,11 @@ _MONTH_NAMES = (
 )
 _MONTH_OF = {name.replace("_", " "): number for number, names in enumerate(_MONTH_NAMES, 1) for name in names.split()}
 _MONTH = "|".join(sorted(map(re.escape, _MONTH_OF), key=len, reverse=True))
-# A month, then within 15 characters (a slash and a second name, "عام", "of") a year: "August 1953",
-# "August/September 2019", «أغسطس/ آب عام 2023». The first letter may carry an attached «و» «ب» «ف» «ل».
-_DATE = re.compile(rf"(?<!\w)[وبفل]?({_MONTH})(?!\w)[^\d\n]{{0,15}}?(?<!\d)((?:19|20)\d\d)(?!\d)")
+# A month, then perhaps a day or two ("1,", "20/21"), then within 15 characters (a slash and a second name,
+# "عام", "of") a year: "August 1953", "August 1, 2019", "August/September 2019", «أغسطس/ آب عام 2023». The
+# first letter may carry an attached «و» «ب» «ف» «ل».
+_DATE = re.compile(rf"(?<!\w)[وبفل]?({_MONTH})(?!\w)(?:\s*\d{{1,2}}(?:st|nd|rd|th)?(?:\s*[-–/]\s*\d{{1,2}})?(?!\d))?"
+                   rf"[^\d\n]{{0,15}}?(?<!\d)((?:19|20)\d\d)(?!\d)")
 
 
 def dates_in(text: str) -> set[tuple[int, str]]:

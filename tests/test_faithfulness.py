@@ -262,6 +262,8 @@ def test_a_date_joined_from_parts_the_article_writes_apart_is_unsupported():
     assert dates_in("The summit was held in August/September 2019.") == {(8, "2019")}
     assert dates_in("عقدت في أغسطس/ آب عام 2023") == {(8, "2023")}, "Arabic month names, «عام» between"
     assert dates_in("Kim may visit Russia in 2019") == set(), "English «may» is the verb"
+    assert dates_in("The summit was on August 1, 2019.") == {(8, "2019")}, "a day between month and year"
+    assert dates_in("held on August 20/21, 2023") == {(8, "2023")}
     assert dates_in("In July, Shoigu visited Pyongyang; they met in 2019") == set(), "too far apart to be one date"
     assert unsupported_dates("The ceasefire came in August 1953. [14]", article) == {"08/1953"}
     assert unsupported_dates("The minister visited in July 2019.", article) == set(), "the article writes it"
