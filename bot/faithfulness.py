@@ -370,14 +370,13 @@ _PAST_MARKERS = frozenset(lexical_tokens("قبل سابقاً منذ كان كا
 _COMING_TIME_WORDS = frozenset(lexical_tokens("""
 الأحد الإثنين الاثنين الثلاثاء الأربعاء الخميس الجمعة السبت المقبل المقبلة القادم القادمة هامش قريباً غداً
 sunday monday tuesday wednesday thursday friday saturday next soon tomorrow sidelines"""))
-_YEAR = re.compile(r"(19|20)\d\d")
 
 
 @lru_cache(maxsize=8)
 def _past_years(article_text: str) -> frozenset[str]:
     """Years the article writes only in sentences about the past (with «قبل», «سابقاً», «منذ», «كان» ...)."""
     seen: dict[str, bool] = {}
-    for sentence in SENTENCE_END.split(normalize_arabic(article_text)):
+    for _, sentence in _normalized_sentences(article_text):
         past = bool(set(lexical_tokens(sentence)) & _PAST_MARKERS)
         for year in filter(_YEAR.fullmatch, numbers_in(sentence)):
             seen[year] = seen.get(year, True) and past
@@ -397,6 +396,7 @@ def past_years_for_a_future_question(answer: str, question: str, article_text: s
 
 
 _LINKING_WORDS = frozenset(lexical_tokens("عبر خلال حول حتى منذ لدى نحو عبرها بواسطة"))
+_NOT_WEIGHED = _STOP_WORDS | _LINKING_WORDS  # words an answer may use whatever the quoted sentences say
 _VERB_PREFIXES = ("سي", "ست", "سن", "سا", "س", "ي", "ت", "ن")  # future «س» and the present tense's person letters
 
 
@@ -413,7 +413,7 @@ def words_outside(answer: str, text: str) -> set[str]:
     outside = set()
     for word in _CITATION.sub("", answer).split():
         forms = set(lexical_tokens(word))
-        if not forms or not any(is_arabic_char(c) for c in word) or forms & (_STOP_WORDS | _LINKING_WORDS):
+        if not forms or not any(is_arabic_char(c) for c in word) or forms & _NOT_WEIGHED:
             continue
         if not _verb_forms(_word_forms(forms)) & known:
             outside.add(word.strip(".،,؛;:!?؟«»\"()"))
@@ -538,8 +538,8 @@ def with_dates_cut_to_the_month(answer: str, article_text: str, asked_about: Seq
     puts the article's August (the Camp David summit) on its 1953 (the ceasefire), and cut it would still be
     wrong."""
     months = _article_months(article_text)
-    supported = written_numbers(article_text)
-    sentences = SENTENCE_END.split(normalize_arabic(article_text))
+    supported = _article_numbers(article_text)
+    sentences = [sentence for _, sentence in _normalized_sentences(article_text)]
     asked = [normalize_arabic(name) for name in asked_about]
 
     def about_the_question(sentence: str) -> bool:
