@@ -34,7 +34,7 @@ from .prompts import Prompts
 from .retrieval import CHUNK_MAX_CHARS, RRF_K, ArticleIndex, Hit, TextEncoder, load_embedder
 from .summary import SUMMARY_SENTENCES, SUMMARY_WORDS, ranked_sentences, summary_sentences
 from .text import (SENTENCE_END, Article, Chunk, answer_language_ok, arabic_ratio, chunk_article, chunk_core_text,
-                   clean_text, detect_language, load_article, sentence_spans)
+                   clean_text, detect_language, load_article, sentence_spans, with_names_also_written)
 
 log = logging.getLogger("articlebot.engine")
 
@@ -432,13 +432,15 @@ class Engine:
                   candidates: list[Hit] | None = None, not_opening: str = "",
                   system: str = "", min_support: float | None = None) -> Iterator[str | Answer]:
         """Stream the model's answer to `suffix_text`, then yield the checked Answer. `hits` are the passages
-        named to the model; `candidates` (default: `hits`), a wider retrieval, are where its names must occur;
-        the answer may not begin with the first token of `not_opening`; `system` replaces the article's, and
-        `min_support` the settings' weak-support bound."""
+        named to the model; `candidates` (default: `hits`), a wider retrieval, are where the names of the
+        answer streamed so far must occur, and the passages the finished answer cites (those closest to it,
+        `_cited_sources`) are where its names must occur in the end; the answer may not begin with the first
+        token of `not_opening`; `system` replaces the article's, and `min_support` the settings' weak-support
+        bound."""
         stats = GenerationStats()
         raw = ""
         sent = 0  # characters of visible text already yielded
-        listed, sources = self._check_inputs(candidates or hits)  # what the checks hold the answer to
+        listed, sources = self._check_inputs(candidates or hits)  # what the early checks hold the answer to
         settled = ""  # the part of the answer the early check has seen (see _settled_text)
         doomed = ""  # why the answer will be rejected whatever follows, once the early check knows
         for piece in self.llm.stream(system or self._system, suffix_text, max_tokens, self.settings.temperature,
@@ -475,16 +477,19 @@ class Engine:
         if lang == "en" and asks_when(question or query) and (cut := self._dates_cut(text, query)) != text:
             log.info("event=dates_cut_to_the_month")
             text, verbatim, doomed = cut, False, ""  # the checks below see the whole answer again
-        sources = self._cited_sources(text, hits)  # the citations shown are the verified sources, not the model's
-        text = _CITATIONS.sub("", text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in sources)
+        cited = self._cited_sources(text, hits)  # the citations shown are the verified sources, not the model's
+        text = _CITATIONS.sub("", text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in cited)
         if doomed:  # stopped early: the rest of the answer was never written
             text, kind, check = message("unconfirmed", lang), "unconfirmed", doomed
         else:
-            support = max((h.score for h in sources), default=0.0)
-            text, kind, check = self._faithful(text, lang, support, query, question, listed, sources, min_support)
+            support = max((h.score for h in cited), default=0.0)
+            # the answer's names must be in the passages it rests on (the cited ones)
+            cited_text = (with_names_also_written(" ".join(h.chunk.text for h in cited), self.article.also_written)
+                          if sources is not None else None)
+            text, kind, check = self._faithful(text, lang, support, query, question, listed, cited_text, min_support)
         if kind == "answer" and not answer_language_ok(text, lang):
             log.warning("event=answer_language_mismatch expected=%s arabic_ratio=%.2f", lang, arabic_ratio(text))
-        yield Answer(text, lang, kind, sources, timings, query, raw=raw if kind == "answer" and verbatim else "",
+        yield Answer(text, lang, kind, cited, timings, query, raw=raw if kind == "answer" and verbatim else "",
                      check=check, draft=raw if kind == "unconfirmed" else "")
 
     def _dates_cut(self, text: str, query: str) -> str:
@@ -499,7 +504,8 @@ class Engine:
                   min_support: float | None = None) -> tuple[str, str, str]:
         """(text, kind, failed check): the answer, or an honest 'cannot confirm' when one of the checks in
         `faithfulness` fails. `query` is what was searched (a follow-up with the previous question), `question`
-        what was asked; `listed` and `sources` come from `_check_inputs`."""
+        what was asked; `listed` is the names list (`_check_inputs`), `sources` the text of the passages the
+        answer's names must occur in (None: not checked)."""
         bound = self.settings.min_support if min_support is None else min_support
         reason = unconfirmed_reason(text, lang, query, self.article.text, listed, support, bound, self._vocabulary,
                                     asked=question, sources=sources, common=self._common_words)
@@ -512,8 +518,9 @@ class Engine:
         """The names list and the passages text the checks hold an answer to (per the settings): the passages
         where its names must occur."""
         listed = list(self.article.names) if self.settings.use_names else []
-        sources = " ".join(h.chunk.text for h in passages) if self.settings.names_in_passages else None
-        return listed, sources
+        if not self.settings.names_in_passages:
+            return listed, None
+        return listed, with_names_also_written(" ".join(h.chunk.text for h in passages), self.article.also_written)
 
     def _cited_sources(self, text: str, hits: list[Hit]) -> list[Hit]:
         """The passages that support the answer, best first.

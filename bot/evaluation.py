@@ -130,6 +130,7 @@ def run_item(engine: Engine, item: dict) -> ItemResult:
         raise ValueError(f"unknown item type {kind!r} in {item.get('id')}")
     if answer.check:
         detail["rejected_by"] = answer.check  # which faithfulness check turned the answer into "cannot confirm"
+        detail["draft"] = answer.draft  # ... and what the model had written
     language_ok = answer.language == lang and (is_refusal(answer) or answer_language_ok(answer.text, lang))
     return ItemResult(item["id"], kind, lang, bool(correct), language_ok, recall, time.perf_counter() - started,
                       answer.text, detail, answer.timings.get("first_token_s"))

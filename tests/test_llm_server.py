@@ -55,13 +55,17 @@ def test_server_backend_follow_up_uses_the_history(settings, engine, server):
 
 
 def test_prefix_is_cached_by_the_server(settings, engine, server):
-    """The second question reuses the article prefix: its answer starts much sooner than a cold prompt."""
+    """A question after the warm-up reuses the server's cached article prefix: its first token comes far
+    sooner than the same question's after another system prompt took the server's cache (measured against
+    each other in the same run, so a busy machine slows both alike)."""
     remote = remote_engine(settings, engine, server.url)
+    question = "من هو شويغو؟"
     remote.warm()
-    first = remote.answer("ما موقف الصين من التقارب الروسي الكوري؟").timings["first_token_s"]
-    second = remote.answer("من هو شويغو؟").timings["first_token_s"]
-    assert second < 3.0, f"a cached prefix leaves only the question to compute (took {second:.1f} s)"
-    assert first < 3.0
+    cached = remote.answer(question).timings["first_token_s"]
+    for _ in remote.llm.stream("You answer briefly.", "Say hello.", 2):
+        pass  # the server's one cache slot now holds this prompt, not the article
+    cold = remote.answer(question).timings["first_token_s"]
+    assert cached < cold / 3, f"cached prefix {cached:.1f} s against a cold prompt {cold:.1f} s"
 
 
 def test_unreachable_server_is_a_clear_error_after_retries(settings, engine):
