@@ -34,7 +34,7 @@ from .prompts import Prompts
 from .retrieval import CHUNK_MAX_CHARS, RRF_K, ArticleIndex, Hit, TextEncoder, load_embedder
 from .summary import SUMMARY_SENTENCES, SUMMARY_WORDS, ranked_sentences, summary_sentences
 from .text import (SENTENCE_END, Article, Chunk, answer_language_ok, arabic_ratio, chunk_article, chunk_core_text,
-                   clean_text, detect_language, load_article, sentence_spans, with_names_also_written)
+                   clean_text, detect_language, load_article, sentence_spans)
 
 log = logging.getLogger("articlebot.engine")
 
@@ -484,8 +484,7 @@ class Engine:
         else:
             support = max((h.score for h in cited), default=0.0)
             # the answer's names must be in the passages it rests on (the cited ones)
-            cited_text = (with_names_also_written(" ".join(h.chunk.text for h in cited), self.article.also_written)
-                          if sources is not None else None)
+            cited_text = " ".join(h.chunk.text for h in cited) if sources is not None else None
             text, kind, check = self._faithful(text, lang, support, query, question, listed, cited_text, min_support)
         if kind == "answer" and not answer_language_ok(text, lang):
             log.warning("event=answer_language_mismatch expected=%s arabic_ratio=%.2f", lang, arabic_ratio(text))
@@ -518,9 +517,8 @@ class Engine:
         """The names list and the passages text the checks hold an answer to (per the settings): the passages
         where its names must occur."""
         listed = list(self.article.names) if self.settings.use_names else []
-        if not self.settings.names_in_passages:
-            return listed, None
-        return listed, with_names_also_written(" ".join(h.chunk.text for h in passages), self.article.also_written)
+        sources = " ".join(h.chunk.text for h in passages) if self.settings.names_in_passages else None
+        return listed, sources
 
     def _cited_sources(self, text: str, hits: list[Hit]) -> list[Hit]:
         """The passages that support the answer, best first.

@@ -125,9 +125,6 @@ class Article:
     body_start: int
     # (Arabic, English) spellings of the article's names, from an optional `<article>.names.tsv`
     names: tuple[tuple[str, str], ...] = ()
-    # (other form, listed Arabic name): how the article also writes a listed name, from the names file's third
-    # column («الأمريكي» for «الولايات المتحدة»); the checks take such a form as the name being there
-    also_written: tuple[tuple[str, str], ...] = ()
 
 
 _TRAILER = re.compile(r"^\s*(::::|_{3,})\s*$", re.M)
@@ -163,23 +160,19 @@ def load_article(path: Path) -> Article:
         article = parse_article(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ValueError(f"article {path} is not UTF-8 text") from None
-    names = read_names(names_path(path), article)
-    return replace(article, names=tuple((arabic, english) for arabic, english, _ in names),
-                   also_written=tuple((form, arabic) for arabic, _, forms in names for form in forms))
+    return replace(article, names=load_names(names_path(path), article))
 
 
 def names_path(article_path: Path) -> Path:
     return article_path.with_name(article_path.stem + ".names.tsv")
 
 
-def read_names(path: Path, article: Article) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
-    """How English writes the article's names: `Arabic<TAB>English` lines, `#` comments, and optionally a
-    third column of other forms the article writes the name in, `|`-separated (an adjective or a capital
-    standing for its state: «الأمريكي», «موسكو»). Returns (Arabic, English, other forms) triples.
+def load_names(path: Path, article: Article) -> tuple[tuple[str, str], ...]:
+    """How English writes the article's names (`Arabic<TAB>English` lines, `#` comments).
 
     Why: small models mangle Arabic names when they write English (فلاديفوستوك became "Fladofostok");
-    given the spelling they copy it. A name or form the article does not contain is dropped with a warning,
-    so a names file can never bring a name into an answer that the article does not have.
+    given the spelling they copy it. A name the article does not contain is dropped with a warning, so
+    a names file can never bring a name into an answer that the article does not have.
     """
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -193,28 +186,14 @@ def read_names(path: Path, article: Article) -> tuple[tuple[str, str, tuple[str,
     for number, line in enumerate(lines, 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        arabic, english, other = ([part.strip() for part in line.split("\t")] + ["", ""])[:3]
-        forms = [form.strip() for form in other.split("|") if form.strip()]
+        arabic, _, english = (part.strip() for part in line.partition("\t"))
         if not arabic or not english:
             log.warning("event=names_line_skipped path=%s line=%d reason=not_arabic_tab_english", path.name, number)
         elif normalize_arabic(arabic) not in haystack:
             log.warning("event=names_line_skipped path=%s line=%d reason=not_in_article", path.name, number)
         else:
-            found = tuple(form for form in forms if normalize_arabic(form) in haystack)
-            if len(found) < len(forms):
-                log.warning("event=names_form_skipped path=%s line=%d reason=not_in_article", path.name, number)
-            names.append((arabic, english, found))
+            names.append((arabic, english))
     return tuple(names)
-
-
-def with_names_also_written(text: str, also_written: tuple[tuple[str, str], ...]) -> str:
-    """`text` followed by the listed Arabic names it writes in another form (`Article.also_written`), so a
-    check looking for «الولايات المتحدة» finds it in a passage that only says «المتحدث باسم مجلس الأمن القومي
-    الأمريكيّ» (measured: "Adrienne Watson is a spokesperson of the United States National Security Council"
-    was rejected)."""
-    normal = normalize_arabic(text)
-    named = dict.fromkeys(arabic for form, arabic in also_written if normalize_arabic(form) in normal)
-    return " ".join([text, *named]) if named else text
 
 
 # --------------------------------------------------------------------------- chunking

@@ -565,22 +565,19 @@ def test_dates_from_memory_are_cut_and_past_years_do_not_answer_when_will(engine
     assert past.kind == "answer", past.check
 
 
-def test_a_name_the_passages_write_as_an_adjective_or_capital_is_in_them(engine, settings, monkeypatch):
-    """Watson's passage calls the National Security Council «الأمريكيّ», never «الولايات المتحدة»: an answer
-    naming the United States is confirmed through the names file's other forms, and without them rejected."""
-    from dataclasses import replace
-
+def test_a_name_its_passages_give_only_as_an_adjective_is_not_confirmed(engine, settings, monkeypatch):
+    """Watson's passage calls the National Security Council «الأمريكيّ», never «الولايات المتحدة». Measured:
+    taking the adjective as the name let three false English claims through (Watson "a journalist from the
+    United States", Kirby on "a coalition against the United States"), so the name must be in the passages."""
     from bot.engine import Engine
 
     monkeypatch.setattr(engine.llm, "stream", lambda *args, **kwargs: iter(
-        ["Adrienne Watson is a spokesperson of the United States National Security Council."]))
-    plain = settings.with_overrides(second_look=False, sentence_look=False)
-    question = "Who is Adrienne Watson?"
-    answer = Engine(plain, engine.article, engine.index, engine.embedder, engine.llm, engine.prompts).answer(question)
-    assert answer.kind == "answer", answer.check
-    bare = replace(engine.article, also_written=())
-    rejected = Engine(plain, bare, engine.index, engine.embedder, engine.llm, engine.prompts).answer(question)
-    assert rejected.check == "names_not_in_the_passages names=['the United States']", rejected.check
+        ["Adrian Watson is a journalist from the United States."]))
+    plain = Engine(settings.with_overrides(second_look=False, sentence_look=False), engine.article, engine.index,
+                   engine.embedder, engine.llm, engine.prompts)
+    answer = plain.answer("Who is Adrian Watson?")
+    assert answer.kind == "unconfirmed" and answer.check == "names_not_in_the_passages names=['the United States']"
+    assert "journalist" not in answer.text
 
 
 def test_the_articles_prompt_state_comes_back_after_another_prompt(engine, caplog):

@@ -86,35 +86,18 @@ def test_empty_article_is_an_error():
 
 
 def test_names_list_is_checked_against_the_article(tmp_path, caplog):
-    from bot.text import read_names
+    from bot.text import load_names
 
     article = parse_article("عنوان\n\nالتقى بوتين بنظيره في فلاديفوستوك.\n")
     names = tmp_path / "a.names.tsv"
     names.write_text("# comment\nفلاديفوستوك\tVladivostok\nبوتين\tPutin\nباريس\tParis\nبلا ترجمة\n",
                      encoding="utf-8")
     with caplog.at_level("WARNING"):
-        loaded = read_names(names, article)
-    assert loaded == (("فلاديفوستوك", "Vladivostok", ()), ("بوتين", "Putin", ()))
+        loaded = load_names(names, article)
+    assert loaded == (("فلاديفوستوك", "Vladivostok"), ("بوتين", "Putin"))
     assert "not_in_article" in caplog.text, "a name the article lacks is dropped, never sent to the model"
     assert "not_arabic_tab_english" in caplog.text
-    assert read_names(tmp_path / "missing.names.tsv", article) == ()
-
-
-def test_other_forms_of_a_name_count_where_the_article_writes_them(tmp_path, caplog):
-    """The names file's third column: forms the article writes a listed name in; one it never writes is
-    dropped, and a text holding a form is taken to hold the listed name."""
-    from bot.text import read_names, with_names_also_written
-
-    article = parse_article("عنوان\n\nقال المتحدث الأمريكيّ إن الولايات المتحدة ستردّ.\n")
-    names = tmp_path / "a.names.tsv"
-    names.write_text("الولايات المتحدة\tthe United States\tأمريكي|أمريكا\n", encoding="utf-8")
-    with caplog.at_level("WARNING"):
-        loaded = read_names(names, article)
-    assert loaded == (("الولايات المتحدة", "the United States", ("أمريكي",)),)
-    assert "names_form_skipped" in caplog.text, "a form the article never writes is dropped"
-    also = (("أمريكي", "الولايات المتحدة"),)
-    assert with_names_also_written("المتحدث الأمريكيّ", also).endswith("الولايات المتحدة")
-    assert with_names_also_written("المتحدث الروسي", also) == "المتحدث الروسي"
+    assert load_names(tmp_path / "missing.names.tsv", article) == ()
 
 
 def test_bundled_article_ships_its_names_list():
