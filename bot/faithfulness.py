@@ -522,10 +522,15 @@ _EN_MONTH = "|".join(calendar.month_name[1:])
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 # An English date around a month: "July 20, 2023", "August 20/21, 2023", "the 20th of July", "July 2023",
 # "August/September 2019", with the preposition before it.
-_EN_DATE = re.compile(
-    rf"(?:\b(?:[Oo]n|[Ii]n|[Dd]uring)\s+)?(?:the\s+)?(?:(?P<day1>{_DAY}(?:\s*[-–/]\s*{_DAY})?)\s+(?:of\s+)?)?"
+_EN_DATE_BODY = (
+    rf"(?:the\s+)?(?:(?P<day1>{_DAY}(?:\s*[-–/]\s*{_DAY})?)\s+(?:of\s+)?)?"
     rf"\b(?P<month>{_EN_MONTH})(?:\s*/\s*(?P<second>{_EN_MONTH}))?\b"
     rf"(?:\s+(?P<day2>{_DAY}(?:\s*[-–/]\s*{_DAY})?)\b)?(?:,?\s+(?:of\s+)?(?P<year>(?:19|20)\d\d)\b)?")
+_EN_DATE = re.compile(rf"(?:\b(?:[Oo]n|[Ii]n|[Dd]uring)\s+)?{_EN_DATE_BODY}")
+# A weekday with a date after it: "Sunday, July 19", "Monday the 11th of September 2023".
+_EN_WEEKDAY_DATE = re.compile(rf"\b(?P<weekday>{'|'.join(calendar.day_name)}),?\s+{_EN_DATE_BODY}")
+_WEEKDAY_IN_ARABIC = dict(zip((day.lower() for day in calendar.day_name),
+                              map(normalize_arabic, "الاثنين الثلاثاء الاربعاء الخميس الجمعة السبت الاحد".split())))
 
 
 def with_dates_cut_to_the_month(answer: str, article_text: str, asked_about: Sequence[str] = ()) -> str:
@@ -536,7 +541,7 @@ def with_dates_cut_to_the_month(answer: str, article_text: str, asked_about: Seq
     while a sentence with the month does) is cut too: "July 20, 2019" for Shoigu's visit, 2019 being the year
     of the earlier Putin-Kim meeting. Otherwise the date stays whole for the checks to reject: "August 1953"
     puts the article's August (the Camp David summit) on its 1953 (the ceasefire), and cut it would still be
-    wrong."""
+    wrong. A weekday before the date that the article gives keeps the weekday alone (`to_the_weekday`)."""
     months = _article_months(article_text)
     supported = _article_numbers(article_text)
     sentences = [sentence for _, sentence in _normalized_sentences(article_text)]
@@ -544,6 +549,18 @@ def with_dates_cut_to_the_month(answer: str, article_text: str, asked_about: Seq
 
     def about_the_question(sentence: str) -> bool:
         return any(name in sentence for name in asked)
+
+    def to_the_weekday(m: re.Match[str]) -> str:
+        """"Sunday, July 19" -> "Sunday" where the article gives that weekday (in a sentence about the question,
+        when it names what it asks about) and not the date's numbers: measured, "The forum starts on Sunday,
+        July 19." for the article's «الذي يبدأ الأحد»."""
+        numbers = re.findall(r"\d+", " ".join(m.group(g) or "" for g in ("day1", "day2", "year")))
+        day = re.compile(rf"(?<!\w){_WEEKDAY_IN_ARABIC[m.group('weekday').lower()]}(?!\w)")
+        if not numbers or all(n in supported for n in numbers):
+            return m.group(0)
+        if any(day.search(s) and (not asked or about_the_question(s)) for s in sentences):
+            return m.group("weekday")
+        return m.group(0)
 
     def cut(m: re.Match[str]) -> str:
         month = list(calendar.month_name).index(m.group("month"))
@@ -558,7 +575,7 @@ def with_dates_cut_to_the_month(answer: str, article_text: str, asked_about: Seq
         lead = ("In " if preposition.group(1)[0].isupper() else "in ") if preposition else ""
         return f"{' ' if m.group(0)[:1].isspace() else ''}{lead}{m.group('month')}"
 
-    return _EN_DATE.sub(cut, answer)
+    return _EN_DATE.sub(cut, _EN_WEEKDAY_DATE.sub(to_the_weekday, answer))
 
 
 def invented_numbers_reason(text: str, article_text: str) -> str | None:

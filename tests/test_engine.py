@@ -554,6 +554,9 @@ def test_dates_from_memory_are_cut_and_past_years_do_not_answer_when_will(engine
 
     reply["text"] = "Shoigu visited Pyongyang on July 20, 2023."
     assert plain.answer("Who did Shoigu meet in Pyongyang?").check.startswith("numbers_not_in_article")  # no "when"
+    reply["text"] = "The Eastern Economic Forum starts on Sunday, July 19."  # the article: «الذي يبدأ الأحد»
+    forum = plain.answer("When does the Eastern Economic Forum start?")
+    assert forum.kind == "answer" and forum.text.startswith("The Eastern Economic Forum starts on Sunday."), forum.check
     reply["text"] = "Shoigu visited Pyongyang on July 20, 2023 with Tom Smith."
     assert plain.answer("When did Shoigu visit Pyongyang?").check.startswith("names_not_in_article")
 

@@ -402,3 +402,19 @@ def test_a_date_with_only_invented_numbers_is_cut_to_the_articles_month():
                  "It was held in August/September 2023."):
         assert cut(kept, article) == kept
     assert invented_numbers_reason(cut("Shoigu visited on July 20, 2023.", article), article) is None
+
+
+def test_a_weekday_the_article_gives_keeps_only_the_weekday_of_an_invented_date():
+    """"on Sunday, July 19" -> "on Sunday" when the article gives the Sunday (in a sentence holding what the
+    question asks about) and not the date; a weekday it never gives, or one of another sentence, is left to
+    the month cut and the checks."""
+    from bot.faithfulness import invented_numbers_reason, with_dates_cut_to_the_month as cut
+
+    article = ("يلتقي بوتين وكيم في المنتدى الذي يبدأ الأحد. وقد يصل القطار يوم الإثنين. "
+               "زار شويغو بيونغ يانغ في يوليو/ تموز الماضي.")
+    assert cut("The forum starts on Sunday, July 19.", article, ["بوتين"]) == "The forum starts on Sunday."
+    assert cut("It starts Sunday, the 10th of September 2023.", article) == "It starts Sunday."
+    assert cut("Kim arrives on Monday, September 11.", article, ["القطار"]) == "Kim arrives on Monday."
+    assert cut("Kim arrives on Monday, September 11.", article, ["بوتين"]) == "Kim arrives on Monday, September 11."
+    assert cut("The forum starts on Friday, September 19.", article) == "The forum starts on Friday, September 19."
+    assert invented_numbers_reason(cut("The forum starts on Sunday, July 19.", article), article) is None
