@@ -533,6 +533,11 @@ _WEEKDAY_IN_ARABIC = dict(zip((day.lower() for day in calendar.day_name),
                               map(normalize_arabic, "الاثنين الثلاثاء الاربعاء الخميس الجمعة السبت الاحد".split())))
 
 
+def _date_numbers(date: re.Match[str]) -> list[str]:
+    """The day and year numbers of an `_EN_DATE_BODY` match."""
+    return re.findall(r"\d+", " ".join(date.group(g) or "" for g in ("day1", "day2", "year")))
+
+
 def with_dates_cut_to_the_month(answer: str, article_text: str, asked_about: Sequence[str] = ()) -> str:
     """The answer with each English date cut to its month when the article names that month and gives none of
     the date's numbers for it ("on July 20, 2023" -> "in July", for the article's «في يوليو/ تموز الماضي»): the
@@ -554,7 +559,7 @@ def with_dates_cut_to_the_month(answer: str, article_text: str, asked_about: Seq
         """"Sunday, July 19" -> "Sunday" where the article gives that weekday (in a sentence about the question,
         when it names what it asks about) and not the date's numbers: measured, "The forum starts on Sunday,
         July 19." for the article's «الذي يبدأ الأحد»."""
-        numbers = re.findall(r"\d+", " ".join(m.group(g) or "" for g in ("day1", "day2", "year")))
+        numbers = _date_numbers(m)
         day = re.compile(rf"(?<!\w){_WEEKDAY_IN_ARABIC[m.group('weekday').lower()]}(?!\w)")
         if not numbers or all(n in supported for n in numbers):
             return m.group(0)
@@ -564,7 +569,7 @@ def with_dates_cut_to_the_month(answer: str, article_text: str, asked_about: Seq
 
     def cut(m: re.Match[str]) -> str:
         month = list(calendar.month_name).index(m.group("month"))
-        numbers = re.findall(r"\d+", " ".join(m.group(g) or "" for g in ("day1", "day2", "year")))
+        numbers = _date_numbers(m)
         written = [n for n in numbers if n in supported]
         elsewhere = not written or (
             any(about_the_question(s) for s in sentences if month in months_in(s))
