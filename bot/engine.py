@@ -483,8 +483,7 @@ class Engine:
             text, kind, check = message("unconfirmed", lang), "unconfirmed", doomed
         else:
             support = max((h.score for h in cited), default=0.0)
-            # the answer's names must be in the passages it rests on (the cited ones)
-            cited_text = " ".join(h.chunk.text for h in cited) if sources is not None else None
+            _, cited_text = self._check_inputs(cited)  # the answer's names must be in the passages it rests on
             text, kind, check = self._faithful(text, lang, support, query, question, listed, cited_text, min_support)
         if kind == "answer" and not answer_language_ok(text, lang):
             log.warning("event=answer_language_mismatch expected=%s arabic_ratio=%.2f", lang, arabic_ratio(text))
