@@ -395,6 +395,29 @@ def past_years_for_a_future_question(answer: str, question: str, article_text: s
     return set(filter(_YEAR.fullmatch, numbers_in(plain))) & _past_years(article_text)
 
 
+def times_apart_from_the_asked(answer: str, asked: str, query: str, article_text: str,
+                               names: Sequence[tuple[str, str]]) -> set[str]:
+    """The months and years a "when" answer gives that the article writes only away from what the question
+    asks about: in no sentence naming one of the listed names the question names (`asked`, else the search
+    text `query` of a follow-up), nor next to one. Measured: "The Camp David summit was held in July." (the
+    article's July is Shoigu's visit; its Camp David sentence gives August). A question naming no listed name
+    is not checked."""
+    if not asks_when(asked):
+        return set()
+    plain = _CITATION.sub("", answer)
+    months, years = months_in(plain), set(filter(_YEAR.fullmatch, numbers_in(plain)))
+    asked_names = names_in(asked, names) or names_in(query, names)
+    if not (months or years) or not asked_names:
+        return set()
+    forms = [form for form in _name_forms(asked_names)]
+    sentences = [normal for _, normal in _normalized_sentences(article_text)]
+    about = {j for i, sentence in enumerate(sentences) if any(_occurs(form, sentence) for form in forms)
+             for j in (i - 1, i, i + 1) if 0 <= j < len(sentences)}
+    near = " ".join(sentences[j] for j in sorted(about))
+    apart = {_MONTH_NAMES[month - 1].split()[0] for month in months - months_in(near)}
+    return apart | (years - numbers_in(near))
+
+
 _LINKING_WORDS = frozenset(lexical_tokens("عبر خلال حول حتى منذ لدى نحو عبرها بواسطة"))
 _NOT_WEIGHED = _STOP_WORDS | _LINKING_WORDS  # words an answer may use whatever the quoted sentences say
 _VERB_PREFIXES = ("سي", "ست", "سن", "سا", "س", "ي", "ت", "ن")  # future «س» and the present tense's person letters
@@ -648,6 +671,8 @@ def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str,
         return "no_time_for_a_when_question"
     if past := past_years_for_a_future_question(answer, asked or question, article_text):
         return f"past_year_for_a_future_question years={sorted(past)}"
+    if apart := times_apart_from_the_asked(answer, asked or question, question, article_text, names):
+        return f"time_not_given_for_what_is_asked times={sorted(apart)}"
     if off_question(answer, question, common, article_text):
         return "shares_no_word_with_the_question"
     if reason := _names_reason(answer, lang, question, names, sources):

@@ -383,6 +383,26 @@ def test_a_past_year_does_not_answer_a_when_will_question():
     assert past_years("In 2019.", "When will Sergei visit?", "He came in 2019.") == set()  # no past word there
 
 
+def test_a_when_answer_takes_its_month_and_year_from_what_the_question_asks_about():
+    """"The Camp David summit was held in July.": the article's July is Shoigu's visit, its Camp David sentence
+    gives August. A sentence next to one naming what is asked counts (a title stands for the name there)."""
+    from bot.faithfulness import times_apart_from_the_asked as apart
+
+    names = (("كامب ديفيد", "Camp David"), ("شويغو", "Shoigu"), ("كيم", "Kim"), ("فيتنام", "Vietnam"))
+    article = ("زار شويغو بيونغ يانغ في يوليو/ تموز الماضي. فقرة أخرى هنا. وجرت قمة في منتجع كامب ديفيد في أغسطس/ آب "
+               "الماضي. وقد يصل القطار الرئاسي للزعيم كيم يوم الإثنين. وكان الرئيس الكوري قد استقله عام 2019.")
+    camp_david = "When was the Camp David summit held?"
+    assert apart("The Camp David summit was held in July. [17]", camp_david, camp_david, article, names) == {"july"}
+    assert apart("It was held in August.", camp_david, camp_david, article, names) == set()
+    assert apart("In August 2019.", camp_david, camp_david, article, names) == {"2019"}
+    assert apart("He took it in 2019.", "When did Kim take the train?", "", article, names) == set()  # next sentence
+    assert apart("In July.", "When did Shoigu visit?", "", article, names) == set()
+    # a follow-up names nothing: the previous question in the search text does
+    assert apart("In July.", "When was it held?", f"{camp_david} When was it held?", article, names) == {"july"}
+    assert apart("In July.", "When was the ceasefire?", "", article, names) == set()  # no listed name asked
+    assert apart("Camp David, in July.", "Where was the summit?", "", article, names) == set()  # not a when question
+
+
 def test_a_date_with_only_invented_numbers_is_cut_to_the_articles_month():
     """The model adds a day and a year from memory to a month the article gives alone; a number the article
     writes elsewhere means the month may belong to another event, so that date is left for the checks."""
