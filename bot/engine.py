@@ -22,10 +22,10 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from .config import Settings
-from .faithfulness import (SHORT_ANSWER_WORDS, asks_when, common_words, content_words, copies_the_article,
-                           lasting_reason, name_words, names_in, off_question, shared_words, unconfirmed_reason,
-                           unsupported_numbers, with_dates_cut_to_the_month, without_off_question_opening,
-                           words_outside)
+from .faithfulness import (SHORT_ANSWER_WORDS, arabic_months_in, asks_when, common_words, content_words, copies_the_article,
+                           gives_a_date, lasting_reason, name_words, names_in, off_question, shared_words,
+                           unconfirmed_reason, unsupported_numbers, with_dates_cut_to_the_month,
+                           without_off_question_opening, words_outside)
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
 from .messages import bilingual, closest_quote, message, unconfirmed_with_quote
@@ -253,12 +253,12 @@ class Engine:
                 yield Retraction(message("checking", lang))
             final = self._sentence_look(question, lang, query, candidates, history, started, final)
         if final.kind == "unconfirmed" and self.settings.closest_sentence:
-            final = self._with_closest_sentence(final, query, candidates[:KEY_SENTENCE_HITS])
+            final = self._with_closest_sentence(final, query, candidates[:KEY_SENTENCE_HITS], question)
         if final.raw:
             self._remember_turn(question, final.text, suffix_text, final.raw)
         yield final
 
-    def _with_closest_sentence(self, unconfirmed: Answer, query: str, hits: list[Hit]) -> Answer:
+    def _with_closest_sentence(self, unconfirmed: Answer, query: str, hits: list[Hit], question: str = "") -> Answer:
         """The 'cannot confirm' answer, followed by the top passages' sentence closest to the question, quoted
         verbatim, when it is close enough (CLOSEST_MIN_SIMILARITY): the user reads what the article does say
         instead of a dead end. Measured on the evaluation set's unconfirmed answers: the closest sentence
@@ -269,6 +269,7 @@ class Engine:
         if closest is None or closest[2] < CLOSEST_MIN_SIMILARITY:
             return unconfirmed
         cid, sentence, similarity = closest
+        sentence = self._with_the_date(cid, sentence, question)
         log.info("event=closest_sentence_quoted passage=%d similarity=%.3f", cid + 1, similarity)
         text = unconfirmed_with_quote(unconfirmed.language, cid + 1, sentence)
         return replace(unconfirmed, text=text, sources=[h for h in hits if h.chunk.id == cid])
@@ -316,6 +317,8 @@ class Engine:
         closest = self.index.closest_sentences(vector, [h.chunk.id for h in shown], SENTENCE_LOOK_SENTENCES)
         if not closest:
             return first
+        closest = [(cid, self._with_the_date(cid, sentence, question), score) for cid, sentence, score in closest]
+        closest = [c for c in closest if not any(c[1] != other and c[1] in other for _, other, _ in closest)]
         quoted = " ".join(sentence for _, sentence, _ in closest)
         previous = (self.prompts.fill(f"sentences_previous_{lang}", question=history[-1].question)
                     if history and query != question else "")
@@ -337,6 +340,12 @@ class Engine:
             return first
         look.timings.update(first_token_s=first.timings.get("first_token_s", 0.0), sentence_look=1)
         return replace(look, raw="")  # a follow-up sees this turn plainly: it was asked under another prompt
+
+    def _with_the_date(self, cid: int, sentence: str, question: str) -> str:
+        """For a "when" question, a sentence piece without a date joined with the clause of its sentence that
+        gives one (`ArticleIndex.with_clause_holding`): the piece closest to the question names what it asks
+        about, and the date may be in the clause before."""
+        return self.index.with_clause_holding(cid, sentence, gives_a_date) if asks_when(question) else sentence
 
     def _outside_sentences(self, look: Answer, quoted: str, question: str) -> str:
         """Why a sentence-look answer is not read off the `quoted` sentences (a log-ready reason), or "": a
@@ -391,7 +400,8 @@ class Engine:
         default model wrote «فيتنام» as "France" and «فلاديفوستوك» as "Fudafostok" even with the passage
         quoted; with the pairs beside the question, English facts 7 -> 10 of 21 (bench/eval-results.md).
         Beside each sentence of a translated summary it changed which bullets failed, not how many (4 of 8)."""
-        pairs = [f"{arabic} = {english}" for arabic, english in names_in(text, self.article.names)]
+        pairs = [f"{arabic} = {english}" for arabic, english in [*names_in(text, self.article.names),
+                                                                 *arabic_months_in(text)]]
         return self.prompts.fill("passage_names", names="; ".join(pairs)) if pairs else ""
 
     def _with_arabic_names(self, question: str) -> str:

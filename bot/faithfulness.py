@@ -115,6 +115,24 @@ def unsupported_dates(answer: str, article_text: str) -> set[str]:
 
 
 _MONTH_WORD = re.compile(rf"(?<!\w)[وبفل]?({_MONTH})(?!\w)")
+_ARABIC_WORD = re.compile(r"[\u0600-\u06FF]+")
+
+
+def arabic_months_in(text: str) -> list[tuple[str, str]]:
+    """(the Arabic month name as `text` writes it, its English name) for each Arabic month name in `text`,
+    once each («أغسطس» and «آب» are both August)."""
+    words = _ARABIC_WORD.findall(text)
+    pairs = []
+    for i, word in enumerate(words):
+        for written in (" ".join(words[i:i + 2]), word):  # «كانون الثاني» before «كانون»
+            if written[0] in "وبفل" and normalize_arabic(written) not in _MONTH_OF:
+                written = written[1:]  # an attached «و» «ب» «ف» «ل»
+            month = _MONTH_OF.get(normalize_arabic(written))
+            if month:
+                if (written, calendar.month_name[month]) not in pairs:
+                    pairs.append((written, calendar.month_name[month]))
+                break
+    return pairs
 
 
 def months_in(text: str) -> set[int]:
@@ -354,6 +372,17 @@ def asks_when(question: str) -> bool:
     return _WHEN.search(normalize_arabic(question)) is not None
 
 
+_WEEKDAY_WORDS = frozenset(lexical_tokens("""
+الأحد الإثنين الاثنين الثلاثاء الأربعاء الخميس الجمعة السبت monday tuesday wednesday thursday friday saturday sunday"""))
+
+
+def gives_a_date(text: str) -> bool:
+    """Whether `text` names a month, a year or a weekday (a narrower test than `when_without_a_time`'s)."""
+    plain = _CITATION.sub("", text)
+    return bool(months_in(plain) or any(map(_YEAR.fullmatch, numbers_in(plain)))
+                or set(lexical_tokens(plain)) & _WEEKDAY_WORDS)
+
+
 def when_without_a_time(answer: str, question: str) -> bool:
     """A "when" question («متى», «في أي تاريخ», "what date") answered without a date, a day, a month or a
     time word ("last July", «على هامش المنتدى»): measured, the sentence look answered «متى سيجتمع ...» and
@@ -569,7 +598,9 @@ def with_dates_cut_to_the_month(answer: str, article_text: str, asked_about: Seq
     while a sentence with the month does) is cut too: "July 20, 2019" for Shoigu's visit, 2019 being the year
     of the earlier Putin-Kim meeting. Otherwise the date stays whole for the checks to reject: "August 1953"
     puts the article's August (the Camp David summit) on its 1953 (the ceasefire), and cut it would still be
-    wrong. A weekday before the date that the article gives keeps the weekday alone (`to_the_weekday`)."""
+    wrong. A second month the article never names is dropped: the article writes a month by its two names
+    («أغسطس/ آب», both August) and the model reads them as two ("August/September"). A weekday before the
+    date that the article gives keeps the weekday alone (`to_the_weekday`)."""
     months = _article_months(article_text)
     supported = _article_numbers(article_text)
     sentences = [sentence for _, sentence in _normalized_sentences(article_text)]
@@ -592,12 +623,13 @@ def with_dates_cut_to_the_month(answer: str, article_text: str, asked_about: Seq
 
     def cut(m: re.Match[str]) -> str:
         month = list(calendar.month_name).index(m.group("month"))
+        second = list(calendar.month_name).index(m.group("second")) if m.group("second") else 0
         numbers = _date_numbers(m)
         written = [n for n in numbers if n in supported]
         elsewhere = not written or (
             any(about_the_question(s) for s in sentences if month in months_in(s))
             and not any(about_the_question(s) for s in sentences if written_numbers(s) & set(written)))
-        if month not in months or m.group("second") or not numbers or not elsewhere:
+        if month not in months or second in months or not (numbers or second) or not elsewhere:
             return m.group(0)
         preposition = re.match(r"\s*(on|in|during)\b", m.group(0), re.IGNORECASE)
         lead = ("In " if preposition.group(1)[0].isupper() else "in ") if preposition else ""

@@ -26,6 +26,7 @@ from .text import Article, Chunk, chunk_article, lexical_tokens, sentence_spans
 INDEX_FORMAT = 3
 CHUNK_MAX_CHARS = 520
 PIECE_MAX_CHARS = 200
+_ENDS_SENTENCE = re.compile(r"[.!?؟…][\"”»)]*\s*$")
 RRF_K = 60
 
 log = logging.getLogger("articlebot.retrieval")
@@ -388,6 +389,24 @@ class ArticleIndex:
             if not any(found[1] in other or other in found[1] for _, other, _ in kept):
                 kept.append(found)  # a chunk's overlap repeats its neighbour's sentence: quote it once
         return kept
+
+    def with_clause_holding(self, cid: int, piece: str, holds: Callable[[str], bool]) -> str:
+        """`piece` of chunk `cid` joined with the clause before or after it in the same sentence when the
+        piece itself does not `hold` what is wanted and that neighbour does. A long sentence is cut into
+        pieces at its clause ends, and the part that names what a question asks about may be apart from the
+        part that answers it: «... استدعت في أغسطس/ آب الماضي كلاً من ... فوميو كيشيدا،» and «ورئيس كوريا
+        الجنوبية ... إلى قمة ثلاثية في منتجع كامب ديفيد ...» for when the Camp David summit was."""
+        if holds(piece):
+            return piece
+        texts = [self.pieces[r] for r in np.flatnonzero(self.owners[len(self.chunks):] == cid)]
+        if piece not in texts:
+            return piece
+        i = texts.index(piece)
+        if i > 0 and not _ENDS_SENTENCE.search(texts[i - 1]) and holds(texts[i - 1]):
+            return f"{texts[i - 1]} {piece}"
+        if i + 1 < len(texts) and not _ENDS_SENTENCE.search(piece) and holds(texts[i + 1]):
+            return f"{piece} {texts[i + 1]}"
+        return piece
 
     def dense_similarity(self, query_vector: np.ndarray) -> np.ndarray:
         """Cosine similarity of the query to every chunk (vectors are normalised)."""
