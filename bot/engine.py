@@ -322,7 +322,7 @@ class Engine:
         quoted = " ".join(sentence for _, sentence, _ in closest)
         previous = (self.prompts.fill(f"sentences_previous_{lang}", question=history[-1].question)
                     if history and query != question else "")
-        names = self._names_line(quoted) if lang == "en" else ""
+        names = self._names_line(quoted, months=asks_when(question)) if lang == "en" else ""
         user = self.prompts.fill(f"sentences_question_{lang}", question=question, previous=previous, names=names,
                                  sentences="\n".join(f"- {sentence}" for _, sentence, _ in closest)).strip()
         ids = {cid for cid, _, _ in closest}
@@ -390,18 +390,21 @@ class Engine:
             turns = self.prompts.fill(f"history_{lang}", turns="\n".join(lines))
         hint = self.prompts.fill("passage_hint", passage_numbers=numbers) if self.settings.passage_hints else ""
         if lang == "en" and self.settings.passage_names and shown:
-            hint += self._names_line(" ".join(h.chunk.text for h in shown))
+            hint += self._names_line(" ".join(h.chunk.text for h in shown), months=asks_when(question))
         return self.prompts.fill(f"question_{lang}", history=turns, passages=passages, passage_hint=hint,
                                  question=question)
 
-    def _names_line(self, text: str) -> str:
+    def _names_line(self, text: str, months: bool = False) -> str:
         """The listed names that occur in `text`, with their English spelling, as a line to put next to an
         English question. Measured: with the names list only in the system prompt, 3,000 tokens back, the
         default model wrote «فيتنام» as "France" and «فلاديفوستوك» as "Fudafostok" even with the passage
         quoted; with the pairs beside the question, English facts 7 -> 10 of 21 (bench/eval-results.md).
-        Beside each sentence of a translated summary it changed which bullets failed, not how many (4 of 8)."""
-        pairs = [f"{arabic} = {english}" for arabic, english in [*names_in(text, self.article.names),
-                                                                 *arabic_months_in(text)]]
+        Beside each sentence of a translated summary it changed which bullets failed, not how many (4 of 8).
+        With `months` (for "when" questions) the Arabic month names too: with «أغسطس/ آب» quoted, the model
+        answered "September" for when the Camp David summit was held, and "August" with the pair listed. Only
+        then: beside a "who" question the longer line turned "Fumio Kishida" into "Shinzo Abe"."""
+        listed = names_in(text, self.article.names) + (arabic_months_in(text) if months else [])
+        pairs = [f"{arabic} = {english}" for arabic, english in listed]
         return self.prompts.fill("passage_names", names="; ".join(pairs)) if pairs else ""
 
     def _with_arabic_names(self, question: str) -> str:
