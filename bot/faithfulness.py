@@ -115,7 +115,7 @@ def unsupported_dates(answer: str, article_text: str) -> set[str]:
 
 
 _MONTH_WORD = re.compile(rf"(?<!\w)[وبفل]?({_MONTH})(?!\w)")
-_ARABIC_WORD = re.compile(r"[\u0600-\u06FF]+")
+_ARABIC_WORD = re.compile(r"[\u0621-\u065F\u0670]+")  # letters and harakat, not «،» «؛» «؟»
 
 
 def arabic_months_in(text: str) -> list[tuple[str, str]]:
@@ -125,8 +125,9 @@ def arabic_months_in(text: str) -> list[tuple[str, str]]:
     pairs = []
     for i, word in enumerate(words):
         for written in (" ".join(words[i:i + 2]), word):  # «كانون الثاني» before «كانون»
-            if written[0] in "وبفل" and normalize_arabic(written) not in _MONTH_OF:
-                written = written[1:]  # an attached «و» «ب» «ف» «ل»
+            for _ in range(2):  # attached «و» «ب» «ف» «ل» («وبكانون»)
+                if written[0] in "وبفل" and normalize_arabic(written) not in _MONTH_OF:
+                    written = written[1:]
             month = _MONTH_OF.get(normalize_arabic(written))
             if month:
                 if (written, calendar.month_name[month]) not in pairs:

@@ -403,6 +403,17 @@ def test_a_when_answer_takes_its_month_and_year_from_what_the_question_asks_abou
     assert apart("Camp David, in July.", "Where was the summit?", "", article, names) == set()  # not a when question
 
 
+def test_arabic_month_names_are_found_as_written_with_their_english_name():
+    from bot.faithfulness import arabic_months_in, gives_a_date
+
+    text = "استدعت في أغسطس/ آب الماضي، وفي يوليو/ تموز، وبكانون الثاني"
+    assert arabic_months_in(text) == [("أغسطس", "August"), ("آب", "August"), ("يوليو", "July"), ("تموز", "July"),
+                                      ("كانون الثاني", "January")]
+    assert arabic_months_in("زار شويغو بيونغ يانغ") == []
+    assert gives_a_date("في أغسطس/ آب الماضي") and gives_a_date("عام 2019") and gives_a_date("يبدأ الأحد")
+    assert not gives_a_date("على هامش الذكرى السبعين [17]") and not gives_a_date("5 factories")
+
+
 def test_a_date_with_only_invented_numbers_is_cut_to_the_articles_month():
     """The model adds a day and a year from memory to a month the article gives alone; a number the article
     writes elsewhere means the month may belong to another event, so that date is left for the checks."""
