@@ -22,10 +22,10 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from .config import Settings
-from .faithfulness import (SHORT_ANSWER_WORDS, arabic_months_in, asks_when, common_words, content_words, copies_the_article,
-                           gives_a_date, lasting_reason, name_words, names_in, off_question, shared_words,
-                           unconfirmed_reason, unsupported_numbers, with_dates_cut_to_the_month,
-                           without_off_question_opening, words_outside)
+from .faithfulness import (SHORT_ANSWER_WORDS, arabic_months_in, asks_when, common_words, content_words,
+                           copies_the_article, gives_a_date, lasting_reason, name_words, names_in, off_question,
+                           sentences_saying, shared_words, unconfirmed_reason, unsupported_numbers,
+                           with_dates_cut_to_the_month, without_off_question_opening, words_outside)
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
 from .messages import bilingual, closest_quote, message, unconfirmed_with_quote
@@ -339,6 +339,10 @@ class Engine:
             first.timings["total_s"] = timings.get("total_s", first.timings.get("total_s", 0.0))
             return first
         look.timings.update(first_token_s=first.timings.get("first_token_s", 0.0), sentence_look=1)
+        said = {closest[i][0] for i in sentences_saying(look.text, [s for _, s, _ in closest], self.article.names)}
+        if cited := [h for h in hits if h.chunk.id in said]:  # the passages whose quoted sentence says it
+            text = _CITATIONS.sub("", look.text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in cited)
+            look = replace(look, text=text, sources=cited)
         return replace(look, raw="")  # a follow-up sees this turn plainly: it was asked under another prompt
 
     def _with_the_date(self, cid: int, sentence: str, question: str) -> str:

@@ -473,6 +473,24 @@ def words_outside(answer: str, text: str) -> set[str]:
     return outside
 
 
+def sentences_saying(answer: str, sentences: Sequence[str], names: Sequence[tuple[str, str]]) -> list[int]:
+    """The indexes of the `sentences` that write most of what a short answer says: its listed names (in
+    either script), months, numbers and Arabic words; empty when none writes any. A sentence-look answer
+    cites the passages of these sentences, not every quoted one ("August" is close to all three in meaning)."""
+    plain = _CITATION.sub("", answer)
+    said_names = {arabic for arabic, _ in names_in(plain, names)}
+    arabic_words = {w for w in lexical_tokens(plain) if any(map(is_arabic_char, w))} - _NOT_WEIGHED
+
+    def score(sentence: str) -> int:
+        return (len({a for a, _ in names_in(sentence, names)} & said_names)
+                + len(months_in(plain) & months_in(sentence)) + len(numbers_in(plain) & written_numbers(sentence))
+                + len(arabic_words) - len(words_outside(" ".join(arabic_words), sentence)))
+
+    scores = [score(sentence) for sentence in sentences]
+    best = max(scores, default=0)
+    return [i for i, value in enumerate(scores) if best and value == best]
+
+
 _NAME_WORD = re.compile(r"\b[A-Z][a-zA-Z'’-]+")
 
 

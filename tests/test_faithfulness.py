@@ -414,6 +414,21 @@ def test_arabic_month_names_are_found_as_written_with_their_english_name():
     assert not gives_a_date("على هامش الذكرى السبعين [17]") and not gives_a_date("5 factories")
 
 
+def test_a_short_answer_cites_the_quoted_sentences_that_say_it():
+    """"August" is close in meaning to every quoted sentence; only the one writing «أغسطس» says it."""
+    from bot.faithfulness import sentences_saying
+
+    names = (("فوميو كيشيدا", "Fumio Kishida"), ("فلاديفوستوك", "Vladivostok"), ("فيتنام", "Vietnam"))
+    sentences = ["استدعت الولايات المتحدة في أغسطس/ آب الماضي رئيس وزراء اليابان فوميو كيشيدا،",
+                 "يبدأ المنتدى الأحد في فلاديفوستوك", "وكان قد استقل القطار ذاته عام 2019 إلى فيتنام"]
+    assert sentences_saying("August [17][1][3]", sentences, names) == [0]
+    assert sentences_saying("Fumio Kishida", sentences, names) == [0]
+    assert sentences_saying("Vladivostok", sentences, names) == [1]
+    assert sentences_saying("In 2019, to Vietnam.", sentences, names) == [2]
+    assert sentences_saying("القطار الرئاسي", sentences, names) == [2]
+    assert sentences_saying("Nobody knows.", sentences, names) == []
+
+
 def test_a_date_with_only_invented_numbers_is_cut_to_the_articles_month():
     """The model adds a day and a year from memory to a month the article gives alone; a number the article
     writes elsewhere means the month may belong to another event, so that date is left for the checks."""
