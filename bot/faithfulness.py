@@ -439,7 +439,7 @@ def times_apart_from_the_asked(answer: str, asked: str, query: str, article_text
     asked_names = names_in(asked, names) or names_in(query, names)
     if not (months or years) or not asked_names:
         return set()
-    forms = [form for form in _name_forms(asked_names)]
+    forms = _name_forms(asked_names)
     sentences = [normal for _, normal in _normalized_sentences(article_text)]
     about = {j for i, sentence in enumerate(sentences) if any(_occurs(form, sentence) for form in forms)
              for j in (i - 1, i, i + 1) if 0 <= j < len(sentences)}
@@ -479,11 +479,12 @@ def sentences_saying(answer: str, sentences: Sequence[str], names: Sequence[tupl
     cites the passages of these sentences, not every quoted one ("August" is close to all three in meaning)."""
     plain = _CITATION.sub("", answer)
     said_names = {arabic for arabic, _ in names_in(plain, names)}
+    said_months, said_numbers = months_in(plain), numbers_in(plain)
     arabic_words = {w for w in lexical_tokens(plain) if any(map(is_arabic_char, w))} - _NOT_WEIGHED
 
     def score(sentence: str) -> int:
-        return (len({a for a, _ in names_in(sentence, names)} & said_names)
-                + len(months_in(plain) & months_in(sentence)) + len(numbers_in(plain) & written_numbers(sentence))
+        return (len({a for a, _ in names_in(sentence, names)} & said_names) + len(said_months & months_in(sentence))
+                + len(said_numbers & written_numbers(sentence))
                 + len(arabic_words) - len(words_outside(" ".join(arabic_words), sentence)))
 
     scores = [score(sentence) for sentence in sentences]
