@@ -360,21 +360,19 @@ def count_without_number(answer: str, question: str) -> bool:
 # "When" questions, on normalised text (normalize_arabic folds «أي» to «اي» and «متى» to «متي»).
 _WHEN = re.compile(r"(^|\s)[وف]?متي(\s|$)|(^|\s)[وفب]?اي (تاريخ|يوم|شهر|عام|سنه|وقت)(\s|$)"
                    r"|\bwhen\b|\b(what|which) (date|day|month|year|time)\b", re.IGNORECASE)
-_TIME_WORDS = frozenset(lexical_tokens("""
-الأحد الإثنين الاثنين الثلاثاء الأربعاء الخميس الجمعة السبت يوم أيام أسبوع أسابيع شهر أشهر شهور عام أعوام سنة
+_WEEKDAY_WORDS = frozenset(lexical_tokens("""
+الأحد الإثنين الاثنين الثلاثاء الأربعاء الخميس الجمعة السبت monday tuesday wednesday thursday friday saturday sunday"""))
+_TIME_WORDS = _WEEKDAY_WORDS | frozenset(lexical_tokens("""
+يوم أيام أسبوع أسابيع شهر أشهر شهور عام أعوام سنة
 سنوات سنين الماضي الماضية المقبل المقبلة القادم القادمة حين عندما قبل بعد خلال أثناء هامش أمس غداً اليوم الآن
 حالياً مؤخراً قريباً ذكرى منذ حتى ساعة
-monday tuesday wednesday thursday friday saturday sunday day days week weeks month months year years ago last
+day days week weeks month months year years ago last
 next before after during since until yesterday today tomorrow now recently soon sidelines anniversary time while
 """)) | frozenset(_MONTH_OF)
 
 
 def asks_when(question: str) -> bool:
     return _WHEN.search(normalize_arabic(question)) is not None
-
-
-_WEEKDAY_WORDS = frozenset(lexical_tokens("""
-الأحد الإثنين الاثنين الثلاثاء الأربعاء الخميس الجمعة السبت monday tuesday wednesday thursday friday saturday sunday"""))
 
 
 def gives_a_date(text: str) -> bool:
@@ -397,9 +395,8 @@ def when_without_a_time(answer: str, question: str) -> bool:
 _FUTURE_WHEN = re.compile(r"(^|\s)[وف]?متي\s+[وف]?س[يتنا]\S{2,}"  # «متى سيجتمع»: the future «س»
                           r"|\bwhen\s+(will|shall)\b|\bwhen\s+(is|are)\s+.*\bgoing\s+to\b", re.IGNORECASE)
 _PAST_MARKERS = frozenset(lexical_tokens("قبل سابقاً منذ كان كانت الماضي الماضية السابق ago"))
-_COMING_TIME_WORDS = frozenset(lexical_tokens("""
-الأحد الإثنين الاثنين الثلاثاء الأربعاء الخميس الجمعة السبت المقبل المقبلة القادم القادمة هامش قريباً غداً
-sunday monday tuesday wednesday thursday friday saturday next soon tomorrow sidelines"""))
+_COMING_TIME_WORDS = _WEEKDAY_WORDS | frozenset(lexical_tokens("""
+المقبل المقبلة القادم القادمة هامش قريباً غداً next soon tomorrow sidelines"""))
 
 
 @lru_cache(maxsize=8)
