@@ -233,7 +233,8 @@ def test_embed_backend_is_validated():
 
 def test_a_clause_is_joined_with_the_clause_of_its_sentence_that_holds_what_is_wanted(engine):
     """The Camp David sentence is cut at its clauses: the clause naming the summit is joined with the one before
-    it when the date is wanted (it is there); a piece that holds it, or a whole sentence, stays as it is."""
+    it when the date is wanted (it is there); a piece that holds it, one whose neighbours do not, or a text
+    that is no piece of the chunk stays as it is."""
     from bot.faithfulness import gives_a_date
 
     camp_david = next(i for i, p in enumerate(engine.index.pieces) if "كامب ديفيد" in p)
