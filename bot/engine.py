@@ -341,8 +341,7 @@ class Engine:
         look.timings.update(first_token_s=first.timings.get("first_token_s", 0.0), sentence_look=1)
         said = {closest[i][0] for i in sentences_saying(look.text, [s for _, s, _ in closest], self.article.names)}
         if cited := [h for h in hits if h.chunk.id in said]:  # the passages whose quoted sentence says it
-            text = _CITATIONS.sub("", look.text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in cited)
-            look = replace(look, text=text, sources=cited)
+            look = replace(look, text=_with_citations(look.text, cited), sources=cited)
         return replace(look, raw="")  # a follow-up sees this turn plainly: it was asked under another prompt
 
     def _with_the_date(self, cid: int, sentence: str, question: str) -> str:
@@ -495,7 +494,7 @@ class Engine:
             log.info("event=dates_cut_to_the_month")
             text, verbatim, doomed = cut, False, ""  # the checks below see the whole answer again
         cited = self._cited_sources(text, hits)  # the citations shown are the verified sources, not the model's
-        text = _CITATIONS.sub("", text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in cited)
+        text = _with_citations(text, cited)
         if doomed:  # stopped early: the rest of the answer was never written
             text, kind, check = message("unconfirmed", lang), "unconfirmed", doomed
         else:
@@ -765,6 +764,11 @@ def _settled_text(body: str) -> str:
     if len(boundaries) < 2:
         return ""
     return text[boundaries[0].end(): boundaries[-1].end()]
+
+
+def _with_citations(text: str, cited: list[Hit]) -> str:
+    """`text` with its own [n] markers replaced by the verified sources' numbers."""
+    return _CITATIONS.sub("", text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in cited)
 
 
 def _visible(text: str) -> str:

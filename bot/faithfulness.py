@@ -360,8 +360,9 @@ def count_without_number(answer: str, question: str) -> bool:
 # "When" questions, on normalised text (normalize_arabic folds «أي» to «اي» and «متى» to «متي»).
 _WHEN = re.compile(r"(^|\s)[وف]?متي(\s|$)|(^|\s)[وفب]?اي (تاريخ|يوم|شهر|عام|سنه|وقت)(\s|$)"
                    r"|\bwhen\b|\b(what|which) (date|day|month|year|time)\b", re.IGNORECASE)
-_WEEKDAY_WORDS = frozenset(lexical_tokens("""
-الأحد الإثنين الاثنين الثلاثاء الأربعاء الخميس الجمعة السبت monday tuesday wednesday thursday friday saturday sunday"""))
+_WEEKDAY_IN_ARABIC = dict(zip((day.lower() for day in calendar.day_name),
+                              map(normalize_arabic, "الاثنين الثلاثاء الاربعاء الخميس الجمعة السبت الاحد".split())))
+_WEEKDAY_WORDS = frozenset(lexical_tokens(" ".join([*_WEEKDAY_IN_ARABIC, *_WEEKDAY_IN_ARABIC.values()])))
 _TIME_WORDS = _WEEKDAY_WORDS | frozenset(lexical_tokens("""
 يوم أيام أسبوع أسابيع شهر أشهر شهور عام أعوام سنة
 سنوات سنين الماضي الماضية المقبل المقبلة القادم القادمة حين عندما قبل بعد خلال أثناء هامش أمس غداً اليوم الآن
@@ -375,10 +376,15 @@ def asks_when(question: str) -> bool:
     return _WHEN.search(normalize_arabic(question)) is not None
 
 
+def years_in(text: str) -> set[str]:
+    """The years (19xx, 20xx) among the numbers `text` writes."""
+    return set(filter(_YEAR.fullmatch, numbers_in(text)))
+
+
 def gives_a_date(text: str) -> bool:
     """Whether `text` names a month, a year or a weekday (a narrower test than `when_without_a_time`'s)."""
     plain = _CITATION.sub("", text)
-    return bool(months_in(plain) or any(map(_YEAR.fullmatch, numbers_in(plain)))
+    return bool(months_in(plain) or years_in(plain)
                 or set(lexical_tokens(plain)) & _WEEKDAY_WORDS)
 
 
@@ -405,7 +411,7 @@ def _past_years(article_text: str) -> frozenset[str]:
     seen: dict[str, bool] = {}
     for _, sentence in _normalized_sentences(article_text):
         past = bool(set(lexical_tokens(sentence)) & _PAST_MARKERS)
-        for year in filter(_YEAR.fullmatch, numbers_in(sentence)):
+        for year in years_in(sentence):
             seen[year] = seen.get(year, True) and past
     return frozenset(year for year, only_past in seen.items() if only_past)
 
@@ -419,7 +425,7 @@ def past_years_for_a_future_question(answer: str, question: str, article_text: s
     plain = _CITATION.sub("", answer)
     if set(lexical_tokens(plain)) & _COMING_TIME_WORDS:
         return set()
-    return set(filter(_YEAR.fullmatch, numbers_in(plain))) & _past_years(article_text)
+    return years_in(plain) & _past_years(article_text)
 
 
 def times_apart_from_the_asked(answer: str, asked: str, query: str, article_text: str,
@@ -432,7 +438,7 @@ def times_apart_from_the_asked(answer: str, asked: str, query: str, article_text
     if not asks_when(asked):
         return set()
     plain = _CITATION.sub("", answer)
-    months, years = months_in(plain), set(filter(_YEAR.fullmatch, numbers_in(plain)))
+    months, years = months_in(plain), years_in(plain)
     asked_names = names_in(asked, names) or names_in(query, names)
     if not (months or years) or not asked_names:
         return set()
@@ -598,8 +604,6 @@ _EN_DATE_BODY = (
 _EN_DATE = re.compile(rf"(?:\b(?:[Oo]n|[Ii]n|[Dd]uring)\s+)?{_EN_DATE_BODY}")
 # A weekday with a date after it: "Sunday, July 19", "Monday the 11th of September 2023".
 _EN_WEEKDAY_DATE = re.compile(rf"\b(?P<weekday>{'|'.join(calendar.day_name)}),?\s+{_EN_DATE_BODY}")
-_WEEKDAY_IN_ARABIC = dict(zip((day.lower() for day in calendar.day_name),
-                              map(normalize_arabic, "الاثنين الثلاثاء الاربعاء الخميس الجمعة السبت الاحد".split())))
 
 
 def _date_numbers(date: re.Match[str]) -> list[str]:
