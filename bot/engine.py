@@ -22,10 +22,12 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from .config import Settings
-from .faithfulness import (SHORT_ANSWER_WORDS, arabic_months_in, asks_when, common_words, content_words,
-                           copies_the_article, gives_a_date, lasting_reason, name_words, names_in, off_question,
-                           sentences_saying, shared_words, unconfirmed_reason, unsupported_numbers,
-                           with_dates_cut_to_the_month, without_off_question_opening, words_outside)
+from .faithfulness import (SHORT_ANSWER_WORDS, arabic_months_in, asks_when, asks_where, common_words,
+                           content_words, copies_the_article, gives_a_date, lasting_reason, name_words,
+                           names_a_place, names_in, off_question, sentences_saying, shared_words, unconfirmed_reason,
+                           unsupported_numbers, with_dates_cut_to_the_month, without_off_question_opening,
+                           words_outside)
+from .follow_ups import standalone_query, with_the_person_named
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
 from .messages import bilingual, closest_quote, message, unconfirmed_with_quote
@@ -46,11 +48,6 @@ _PARTIAL_CITATION = re.compile(r"\[\d{0,3}$")
 _ECHOED_LABEL = re.compile(r"^\s*(?:[^\s:]+\s+){0,4}(?:بالعربية|بالعربيه|العربية|in English)\s*:\s*", re.I)
 _STRAY_ARTICLE = re.compile(r"^\s*ال\s+(?=ال)")
 _SUMMARY_REQUEST = re.compile(r"\b(summar(y|ise|ize)|sum up|tl;?dr|gist)\b|لخص|لخّص|تلخيص|ملخص|خلاصة", re.I)
-_FOLLOW_UP_EN = re.compile(
-    r"^(and|but|so|also|what about|how about|then)\b|\b(he|she|him|her|his|hers|it|its|they|them|their|there|that|this|those|these)\b",
-    re.I,
-)
-_FOLLOW_UP_AR = re.compile(r"^(و|ف|ثم|ماذا عن)|\b(هو|هي|هم|هما|ذلك|تلك|هناك|هنا|هذا|هذه)\b|\w+(ه|ها|هم|هما)\b")
 ANSWER_RESERVE_TOKENS = 700  # room kept for history, passage numbers and the question
 MAX_SOURCES = 3
 SOURCE_MARGIN = 0.08  # keep passages this close to the best-supporting one
@@ -269,7 +266,7 @@ class Engine:
         if closest is None or closest[2] < CLOSEST_MIN_SIMILARITY:
             return unconfirmed
         cid, sentence, similarity = closest
-        sentence = self._with_the_date(cid, sentence, question)
+        sentence = self._with_the_asked_clause(cid, sentence, question)
         log.info("event=closest_sentence_quoted passage=%d similarity=%.3f", cid + 1, similarity)
         text = unconfirmed_with_quote(unconfirmed.language, cid + 1, sentence)
         return replace(unconfirmed, text=text, sources=[h for h in hits if h.chunk.id == cid])
@@ -311,13 +308,20 @@ class Engine:
         question it answers in a few words (measured: «القطار الرئاسي» for «بأي وسيلة سيسافر كيم إلى روسيا؟»,
         "Bakhmut", "Alexei Krivoruchko"), and says NOT_IN_ARTICLE when they do not answer. What it says must
         pass the checks and be made of the quoted sentences: their numbers and, in Arabic, their words (asked
-        about figures the article never gives, it wrote «30 مليون», «1953-1954»). Returns `first` otherwise."""
+        about figures the article never gives, it wrote «30 مليون», «1953-1954»). An English follow-up
+        about the person the previous turn named is asked with the name in place of "he" and without the
+        previous question (`with_the_person_named`). Returns `first` otherwise."""
+        named = with_the_person_named(question, history, self.article.names) if lang == "en" else question
+        if named != question:
+            log.info("event=follow_up_named")
+            question, history = named, []
         shown = candidates[:SENTENCE_LOOK_PASSAGES]
         vector = self.embedder.encode_queries([query])[0]
         closest = self.index.closest_sentences(vector, [h.chunk.id for h in shown], SENTENCE_LOOK_SENTENCES)
         if not closest:
             return first
-        closest = [(cid, self._with_the_date(cid, sentence, question), score) for cid, sentence, score in closest]
+        closest = [(cid, self._with_the_asked_clause(cid, sentence, question), score)
+                   for cid, sentence, score in closest]
         closest = [c for c in closest if not any(c[1] != other and c[1] in other for _, other, _ in closest)]
         quoted = " ".join(sentence for _, sentence, _ in closest)
         previous = (self.prompts.fill(f"sentences_previous_{lang}", question=history[-1].question)
@@ -344,11 +348,17 @@ class Engine:
             look = replace(look, text=_with_citations(look.text, cited), sources=cited)
         return replace(look, raw="")  # a follow-up sees this turn plainly: it was asked under another prompt
 
-    def _with_the_date(self, cid: int, sentence: str, question: str) -> str:
-        """For a "when" question, a sentence piece without a date joined with the clause of its sentence that
-        gives one (`ArticleIndex.with_clause_holding`): the piece closest to the question names what it asks
-        about, and the date may be in the clause before."""
-        return self.index.with_clause_holding(cid, sentence, gives_a_date) if asks_when(question) else sentence
+    def _with_the_asked_clause(self, cid: int, sentence: str, question: str) -> str:
+        """A sentence piece joined with the clause of its sentence that holds what the question asks
+        (`ArticleIndex.with_clause_holding`): for "when", a date; for "where", a place (a listed name after
+        «في»/«إلى»). The piece closest to the question names what it asks about, and the answer may be in
+        the clause next to it: «... استدعت في أغسطس/ آب الماضي كلاً من ... فوميو كيشيدا،» and «... إلى قمة
+        ثلاثية في منتجع كامب ديفيد ...»."""
+        if asks_when(question):
+            return self.index.with_clause_holding(cid, sentence, gives_a_date)
+        if asks_where(question):
+            return self.index.with_clause_holding(cid, sentence, lambda text: names_a_place(text, self.article.names))
+        return sentence
 
     def _outside_sentences(self, look: Answer, quoted: str, question: str) -> str:
         """Why a sentence-look answer is not read off the `quoted` sentences (a log-ready reason), or "": a
@@ -730,21 +740,6 @@ def key_sentence(question: str, hits: list[Hit]) -> tuple[int, str] | None:
 def is_summary_request(question: str) -> bool:
     """'Summarise the article in three sentences', 'ما ملخص المقال؟': served by the (cached) summary."""
     return bool(_SUMMARY_REQUEST.search(question)) and len(question.split()) <= 12
-
-
-def is_follow_up(question: str) -> bool:
-    words = question.split()
-    if len(words) <= 4:
-        return True
-    return bool(_FOLLOW_UP_EN.search(question) or _FOLLOW_UP_AR.search(question))
-
-
-def standalone_query(question: str, history: list[Turn]) -> str:
-    """Search text for a question that may lean on the conversation ("and when did he go there?"):
-    the previous question is prepended so the search sees who and what "he" and "there" are."""
-    if not history or not is_follow_up(question):
-        return question
-    return f"{history[-1].question} {question}"
 
 
 def without_echoed_instruction(text: str) -> str:

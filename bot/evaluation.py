@@ -160,6 +160,8 @@ def summarize(results: list[ItemResult]) -> dict[str, Any]:
         "fact_accuracy_en": rate(by("fact", "en")),
         "refusal_rate": rate(by("refusal")),
         "followup_accuracy": rate(by("followup")),
+        # every turn of every chain, where followup_accuracy counts a chain by its last turn
+        "followup_turn_accuracy": _turn_rate(by("followup")),
         "summary_checks": rate(by("summary")),
         "answer_language_match": rate(results, "language_ok"),
         f"recall@{RECALL_K}_ar": rate(by("fact", "ar") + by("followup", "ar"), "recall"),
@@ -168,6 +170,11 @@ def summarize(results: list[ItemResult]) -> dict[str, Any]:
         "latency_max_s": round(max(seconds), 2) if seconds else None,
         "first_token_p50_s": round(statistics.median(first_tokens), 2) if first_tokens else None,
     }
+
+
+def _turn_rate(chains: list[ItemResult]) -> float | None:
+    turns = [ok for chain in chains for ok in chain.detail.get("turns_correct", [])]
+    return round(sum(turns) / len(turns), 3) if turns else None
 
 
 def format_table(summary: dict[str, Any], title: str) -> str:

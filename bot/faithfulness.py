@@ -388,6 +388,31 @@ def gives_a_date(text: str) -> bool:
                 or set(lexical_tokens(plain)) & _WEEKDAY_WORDS)
 
 
+# "Where" questions, on normalised text («أين» -> «اين», «إلى» -> «الي»)
+_WHERE = re.compile(r"(^|\s)[وف]?(الي )?اين(?![^\s؟?])|(^|\s)[وفب]?اي (مكان|مدينه|بلد|دوله)(?![^\s؟?])"
+                    r"|\bwhere\b|\b(which|what) (place|city|country)\b", re.IGNORECASE)
+_PLACE_WORDS = {"في", "الي", "in", "at", "to"}  # a place follows them: «في منتجع كامب ديفيد», "to Vladivostok"
+PLACE_NAME_REACH = 3  # words after «في»/«إلى» where the place's name may start («منتجع كامب ديفيد»)
+
+
+def asks_where(question: str) -> bool:
+    return _WHERE.search(normalize_arabic(question)) is not None
+
+
+def names_a_place(text: str, names: Sequence[tuple[str, str]]) -> bool:
+    """Whether `text` writes a listed name within PLACE_NAME_REACH words after «في», «إلى», "in", "at" or
+    "to" (a narrower test than naming it anywhere: «... استدعت في أغسطس/ آب الماضي كلاً من رئيس وزراء
+    اليابان» names Japan, but not as where something happened). Without a names list, never."""
+    words = normalize_arabic(text).lower().split()
+    forms = _name_forms(names)
+    for i, word in enumerate(words):
+        if word in _PLACE_WORDS:
+            after = " ".join(words[i + 1:i + 1 + PLACE_NAME_REACH])
+            if any(_occurs(form, after) for form in forms):
+                return True
+    return False
+
+
 def when_without_a_time(answer: str, question: str) -> bool:
     """A "when" question («متى», «في أي تاريخ», "what date") answered without a date, a day, a month or a
     time word ("last July", «على هامش المنتدى»): measured, the sentence look answered «متى سيجتمع ...» and
@@ -561,6 +586,13 @@ def names_in(text: str, names: Sequence[tuple[str, str]]) -> list[tuple[str, str
     """The listed (Arabic, English) names that `text` writes in either script, in list order."""
     normal = normalize_arabic(text)
     return [pair for pair, form in zip(names, _name_forms(names)) if _occurs(form, normal)]
+
+
+def whole_names(found: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The `found` listed names less those that are part of another found one ("Kishida" beside "Fumio
+    Kishida"): how many names a text writes, each once."""
+    forms = _name_forms(found)
+    return [pair for pair, form in zip(found, forms) if not any(_part_of(form, other) for other in forms)]
 
 
 def _name_forms(names: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:

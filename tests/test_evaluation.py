@@ -72,3 +72,16 @@ def test_small_model_subset_keeps_its_floor(engine):
     assert summary["recall@5_en"] >= 0.8
     assert summary["answer_language_match"] >= 0.8
     assert summary["refusal_rate"] >= 0.5
+
+
+def test_follow_ups_are_counted_by_chain_and_by_turn():
+    """A chain is right when its last turn is; the turn rate counts every turn of every chain."""
+    from bot.evaluation import ItemResult
+
+    def chain(turns: list[bool]) -> ItemResult:
+        return ItemResult("c", "followup", "en", turns[-1], True, True, 1.0, "", {"turns_correct": turns})
+
+    summary = summarize([chain([True, False, True]), chain([True, False])])
+    assert summary["followup_accuracy"] == 0.5
+    assert summary["followup_turn_accuracy"] == 0.6
+    assert summarize([])["followup_turn_accuracy"] is None

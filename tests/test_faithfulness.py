@@ -467,3 +467,21 @@ def test_a_weekday_the_article_gives_keeps_only_the_weekday_of_an_invented_date(
     assert cut("Kim arrives on Monday, September 11.", article, ["بوتين"]) == "Kim arrives on Monday, September 11."
     assert cut("The forum starts on Friday, September 19.", article) == "The forum starts on Friday, September 19."
     assert invented_numbers_reason(cut("The forum starts on Sunday, July 19.", article), article) is None
+
+
+def test_where_questions_and_clauses_naming_a_place():
+    """A place is a listed name just after «في»/«إلى»/"in"/"to"; naming a country elsewhere is not enough."""
+    from bot.faithfulness import asks_where, names_a_place, whole_names
+
+    for question in ("أين عقدت القمة الثلاثية؟", "إلى أين سافر كيم؟", "وفي أي مدينة؟", "Where did he go?",
+                     "Which city hosted it?"):
+        assert asks_where(question), question
+    for question in ("متى عقدت؟", "What did they agree to there?", "Who is John Kirby?", "في أي مدينتين"):
+        assert not asks_where(question), question
+    names = (("كامب ديفيد", "Camp David"), ("اليابان", "Japan"), ("فلاديفوستوك", "Vladivostok"))
+    assert names_a_place("ورئيس كوريا الجنوبية يون سوك يول إلى قمة ثلاثية في منتجع كامب ديفيد", names)
+    assert names_a_place("He went to Vladivostok by train.", names)
+    assert not names_a_place("استدعت في أغسطس/ آب الماضي كلاً من رئيس وزراء اليابان فوميو كيشيدا،", names)
+    assert not names_a_place("في منتجع كامب ديفيد", ())  # no names list: nothing is known to be a place
+    found = [("فوميو كيشيدا", "Fumio Kishida"), ("كيشيدا", "Kishida"), ("كامب ديفيد", "Camp David")]
+    assert whole_names(found) == [("فوميو كيشيدا", "Fumio Kishida"), ("كامب ديفيد", "Camp David")]

@@ -245,3 +245,8 @@ def test_a_clause_is_joined_with_the_clause_of_its_sentence_that_holds_what_is_w
     assert engine.index.with_clause_holding(cid, before, gives_a_date) == before  # holds the date itself
     assert engine.index.with_clause_holding(cid, piece, lambda text: "لا يوجد" in text) == piece  # nowhere
     assert engine.index.with_clause_holding(cid, "نص آخر", gives_a_date) == "نص آخر"  # not a piece of the chunk
+    # a "where" question: the clause naming Kishida is joined with the one after it, which names Camp David
+    from bot.faithfulness import names_a_place
+
+    place = lambda text: names_a_place(text, engine.article.names)  # noqa: E731
+    assert engine.index.with_clause_holding(cid, before, place) == f"{before} {piece}"
