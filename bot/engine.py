@@ -24,10 +24,10 @@ import numpy as np
 from .config import Settings
 from .faithfulness import (SHORT_ANSWER_WORDS, arabic_months_in, asks_when, asks_where, common_words,
                            content_words, copies_the_article, gives_a_date, lasting_reason, name_words,
-                           names_a_place, names_in, off_question, sentences_saying, shared_words, unconfirmed_reason,
-                           unsupported_numbers, with_dates_cut_to_the_month, without_off_question_opening,
-                           words_outside)
-from .follow_ups import standalone_query, with_the_person_named
+                           names_a_place, names_apart_from_the_place, names_in, off_question, sentences_saying,
+                           shared_words, unconfirmed_reason, unsupported_numbers, with_dates_cut_to_the_month,
+                           without_off_question_opening, words_outside)
+from .follow_ups import standalone_query, the_place_named, with_the_person_named
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM
 from .messages import bilingual, closest_quote, message, unconfirmed_with_quote
@@ -237,6 +237,8 @@ class Engine:
             else:
                 yield item
         assert final is not None
+        place = the_place_named(question, history, self.article.names)  # what "there" is, if known
+        final = self._held_to_the_place(final, place, question)
         retracted = False
         if (final.kind == "unconfirmed" and self.settings.second_look and final.check.startswith(SECOND_LOOK_CHECKS)
                 and not (cancel and cancel.is_set())):
@@ -244,16 +246,33 @@ class Engine:
             retracted = True
             suffix_text, final = self._second_look(question, lang, candidates, history_block, query, started, earlier,
                                                    final)
+            final = self._held_to_the_place(final, place, question)
         if (final.kind == "unconfirmed" and self.settings.sentence_look
                 and not final.check.startswith(SENTENCE_LOOK_SKIPS) and not (cancel and cancel.is_set())):
             if not retracted:
                 yield Retraction(message("checking", lang))
-            final = self._sentence_look(question, lang, query, candidates, history, started, final)
+            final = self._held_to_the_place(
+                self._sentence_look(question, lang, query, candidates, history, started, final), place, question)
         if final.kind == "unconfirmed" and self.settings.closest_sentence:
             final = self._with_closest_sentence(final, query, candidates[:KEY_SENTENCE_HITS], question)
         if final.raw:
             self._remember_turn(question, final.text, suffix_text, final.raw)
         yield final
+
+    def _held_to_the_place(self, answer: Answer, place: tuple[str, str] | None, question: str) -> Answer:
+        """`answer` unconfirmed when it answers a follow-up about the `place` the previous answer gave ("and
+        what did they agree to there?", `the_place_named`) with a name the article writes only away from it
+        (`names_apart_from_the_place`); else unchanged. Run after each look: the second look had answered
+        "They agreed to stop military talks with Russia" for Camp David."""
+        if answer.kind != "answer" or place is None:
+            return answer
+        if not (apart := names_apart_from_the_place(answer.text, place, question, self.article.text,
+                                                    self.article.names)):
+            return answer
+        check = f"names_apart_from_the_place names={sorted(apart)}"
+        log.info("event=answer_unconfirmed reason=%s", check)
+        return replace(answer, text=message("unconfirmed", answer.language), kind="unconfirmed", raw="",
+                       check=check, draft=answer.raw or answer.text)
 
     def _with_closest_sentence(self, unconfirmed: Answer, query: str, hits: list[Hit], question: str = "") -> Answer:
         """The 'cannot confirm' answer, followed by the top passages' sentence closest to the question, quoted

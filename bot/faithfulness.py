@@ -467,13 +467,34 @@ def times_apart_from_the_asked(answer: str, asked: str, query: str, article_text
     asked_names = names_in(asked, names) or names_in(query, names)
     if not (months or years) or not asked_names:
         return set()
-    forms = _name_forms(asked_names)
+    near = _sentences_near(asked_names, article_text)
+    apart = {_MONTH_NAMES[month - 1].split()[0] for month in months - months_in(near)}
+    return apart | (years - numbers_in(near))
+
+
+def names_apart_from_the_place(answer: str, place: tuple[str, str], asked: str, article_text: str,
+                               names: Sequence[tuple[str, str]]) -> set[str]:
+    """The listed names an answer about what happened at `place` ("what did they agree to there?", the
+    place the previous answer gave) uses that the article writes only away from it: in no sentence naming
+    the place, nor next to one. Names the question itself writes are not held to it. Measured: "They agreed
+    to stop military talks with Russia" for Camp David (the article's «وقف مفاوضات الأسلحة مع روسيا» is a
+    US spokeswoman's call to Pyongyang; its Camp David sentence names no Russia)."""
+    near = _sentences_near([place], article_text)
+    said = whole_names(names_in(_CITATION.sub("", answer), names))
+    asked_names = names_in(asked, names)
+    forms = _name_forms(said)
+    return {english for (arabic, english), form in zip(said, forms)
+            if (arabic, english) != place and (arabic, english) not in asked_names and not _occurs(form, near)}
+
+
+def _sentences_near(listed: Sequence[tuple[str, str]], article_text: str) -> str:
+    """The article's sentences (normalised) that name one of the `listed` names, each with the sentences
+    before and after it: where what the article says about them can be."""
+    forms = _name_forms(listed)
     sentences = [normal for _, normal in _normalized_sentences(article_text)]
     about = {j for i, sentence in enumerate(sentences) if any(_occurs(form, sentence) for form in forms)
              for j in (i - 1, i, i + 1) if 0 <= j < len(sentences)}
-    near = " ".join(sentences[j] for j in sorted(about))
-    apart = {_MONTH_NAMES[month - 1].split()[0] for month in months - months_in(near)}
-    return apart | (years - numbers_in(near))
+    return " ".join(sentences[j] for j in sorted(about))
 
 
 _LINKING_WORDS = frozenset(lexical_tokens("عبر خلال حول حتى منذ لدى نحو عبرها بواسطة"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Sequence
 
-from .faithfulness import names_in, whole_names
+from .faithfulness import asks_where, names_in, whole_names
 
 if TYPE_CHECKING:
     from .engine import Turn
@@ -18,6 +18,7 @@ _FOLLOW_UP_EN = re.compile(
 _FOLLOW_UP_AR = re.compile(r"^(و|ف|ثم|ماذا عن)|\b(هو|هي|هم|هما|ذلك|تلك|هناك|هنا|هذا|هذه)\b|\w+(ه|ها|هم|هما)\b")
 # "her" is left out: object or possessive, it cannot be replaced by a name without knowing which
 _PERSON_PRONOUN = re.compile(r"\b(he|him|his|she)\b", re.I)
+_THERE = re.compile(r"\bthere\b|(^|\s)[وف]?هناك(?![^\s؟?])", re.I)
 _ASKS_WHO = re.compile(r"^\s*(and\s+)?who\b|^\s*[وف]?(من|مَن)\s", re.I)
 
 
@@ -53,3 +54,12 @@ def with_the_person_named(question: str, history: list[Turn], names: Sequence[tu
         return question
     english = person[0][1]
     return _PERSON_PRONOUN.sub(lambda m: f"{english}'s" if m.group(1).lower() == "his" else english, question)
+
+
+def the_place_named(question: str, history: list[Turn], names: Sequence[tuple[str, str]]) -> tuple[str, str] | None:
+    """The listed name a follow-up's "there" («هناك») stands for: the one place the previous answer gave to
+    a "where" question ("Where did the US summon him?" "Camp David [17]"), else None."""
+    if not history or not _THERE.search(question) or not asks_where(history[-1].question):
+        return None
+    answered = whole_names(names_in(history[-1].answer, names))
+    return answered[0] if len(answered) == 1 else None

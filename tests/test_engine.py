@@ -181,6 +181,18 @@ def test_default_model_answers_where_the_person_of_the_previous_turn_went(defaul
     assert answer.kind == "answer" and "Camp David" in answer.text and "[17]" in answer.text, answer.text
 
 
+def test_default_model_does_not_say_what_was_agreed_there_from_elsewhere(default_engine, caplog):
+    """Measured: "And what did they agree to there?" after "Camp David" was answered "They agreed to stop
+    military talks with Russia" (a US spokeswoman's call to Pyongyang; the Camp David sentence names no
+    Russia). The answer may not name what the article writes only away from the place."""
+    history = [Turn("Who is the Japanese prime minister mentioned in the article?", "Fumio Kishida [17]", "en", [16]),
+               Turn("Where did the US summon him?", "Camp David [17]", "en", [16])]
+    with caplog.at_level("INFO", logger="articlebot.engine"):
+        answer = default_engine.answer("And what did they agree to there?", history)
+    assert "reason=names_apart_from_the_place" in caplog.text, "the check did not run: the answers changed"
+    assert "Russia" not in answer.text, answer.text
+
+
 def test_default_model_refuses_invented_figures(default_engine):
     answer = default_engine.answer("What is the population of North Korea according to the article?")
     assert answer.kind in ("refusal", "unconfirmed")

@@ -485,3 +485,23 @@ def test_where_questions_and_clauses_naming_a_place():
     assert not names_a_place("في منتجع كامب ديفيد", ())  # no names list: nothing is known to be a place
     found = [("فوميو كيشيدا", "Fumio Kishida"), ("كيشيدا", "Kishida"), ("كامب ديفيد", "Camp David")]
     assert whole_names(found) == [("فوميو كيشيدا", "Fumio Kishida"), ("كامب ديفيد", "Camp David")]
+
+
+def test_an_answer_about_a_place_names_only_what_the_article_writes_near_it():
+    """As in the bundled article: the Camp David sentence (and the ones next to it) names Japan and South
+    Korea, not Russia; «وقف مفاوضات الأسلحة مع روسيا» is a US spokeswoman's call elsewhere."""
+    from bot.faithfulness import names_apart_from_the_place
+
+    names = (("كامب ديفيد", "Camp David"), ("روسيا", "Russia"), ("اليابان", "Japan"),
+             ("كوريا الجنوبية", "South Korea"), ("بوتين", "Putin"), ("كيم", "Kim"))
+    article = ("وحث واتسون الجانب الكوري على وقف مفاوضات الأسلحة مع روسيا. وقال بوتين وكيم كلاماً آخر. فقرة هنا. "
+               "وجرت قمة مع اليابان وكوريا الجنوبية في منتجع كامب ديفيد. ودفعتهم إلى إعلان مشترك للنوايا.")
+    asked = "And what did they agree to there?"
+    apart = lambda answer, question=asked: names_apart_from_the_place(  # noqa: E731
+        answer, names[0], question, article, names)
+    assert apart("They agreed to stop military talks with Russia. [19][20][17]") == {"Russia"}
+    assert apart("Putin and Kim agreed on it.") == {"Putin", "Kim"}
+    assert apart("Japan and South Korea agreed on a joint declaration of intent. [17]") == set()
+    assert apart("They met at Camp David.") == set()  # the place itself
+    assert apart("A joint declaration.") == set()  # no name: nothing to hold
+    assert apart("They talked about Russia.", "What did they say about Russia there?") == set()  # asked about

@@ -1,7 +1,7 @@
 """Follow-up questions made to stand alone: for the search, and with the person named for the sentence look."""
 
 from bot.engine import Turn
-from bot.follow_ups import is_follow_up, standalone_query, with_the_person_named
+from bot.follow_ups import is_follow_up, standalone_query, the_place_named, with_the_person_named
 
 NAMES = (("فوميو كيشيدا", "Fumio Kishida"), ("كيشيدا", "Kishida"), ("جون كيربي", "John Kirby"),
          ("مجلس الأمن القومي", "the National Security Council"), ("كامب ديفيد", "Camp David"),
@@ -47,3 +47,14 @@ def test_the_question_stays_as_it_is_when_the_person_is_not_known():
     assert with_the_person_named("Where did the US summon him?", [arabic], NAMES) == \
         "Where did the US summon Fumio Kishida?"
     assert with_the_person_named("Where did the US summon him?", [KISHIDA], ()) == "Where did the US summon him?"
+
+
+def test_there_is_the_one_place_the_previous_where_question_was_answered_with():
+    where = Turn("Where did the US summon him?", "Camp David [17]", "en", [16])
+    assert the_place_named("And what did they agree to there?", [where], NAMES) == ("كامب ديفيد", "Camp David")
+    assert the_place_named("وماذا اتفقوا هناك؟", [where], NAMES) == ("كامب ديفيد", "Camp David")
+    assert the_place_named("And what did they agree to?", [where], NAMES) is None  # no "there"
+    assert the_place_named("Who was there?", [KISHIDA], NAMES) is None  # the previous question asked who
+    two = Turn("Where did they meet?", "In Camp David, with Fumio Kishida [17]", "en", [16])
+    assert the_place_named("Who was there?", [two], NAMES) is None  # two names: which one is the place?
+    assert the_place_named("Who was there?", [], NAMES) is None
