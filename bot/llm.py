@@ -284,11 +284,27 @@ class LocalLLM:
         """Yield text pieces of the answer. One generation at a time (the KV cache is shared)."""
         prefix, suffix = self.render(system, user, earlier)
         banned = self.llama.tokenize(not_opening.strip().encode(), add_bos=False, special=False)[:1]
-        yield from self.stream_tokens(prefix, suffix, max_tokens, temperature, stats, cancel, banned)
+        turns = self._turns_tokens(system, earlier) if earlier else 0
+        yield from self.stream_tokens(prefix, suffix, max_tokens, temperature, stats, cancel, banned, turns)
+
+    def _turns_tokens(self, system: str, earlier: Sequence[tuple[str, str]]) -> int:
+        """How many suffix tokens the earlier turns take up to the end of the last answer's text (what the
+        KV cache holds after that answer was generated): what two renderings share whose last answers
+        differ only after their text."""
+        question, answer = earlier[-1]
+        a = self.render(system, "\x01", earlier)[1]
+        b = self.render(system, "\x01", [*earlier[:-1], (question, answer + "\x02")])[1]
+        return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
     def stream_tokens(self, prefix: list[int], suffix: list[int], max_tokens: int, temperature: float = 0.1,
                       stats: GenerationStats | None = None, cancel: threading.Event | None = None,
-                      banned_first: Sequence[int] = ()) -> Iterator[str]:
+                      banned_first: Sequence[int] = (), turns: int = 0) -> Iterator[str]:
+        """Yield text pieces for the prompt `prefix` + `suffix`. Of what the KV cache holds, only the prefix,
+        or the prefix and the first `turns` suffix tokens (a chat's earlier turns, to the end of the last
+        answer) when it holds them all, is reused: the rest is computed from the same position whatever the previous prompt was. Reusing
+        a few more shared tokens ("Question:") had made the answer depend on the question asked before
+        (measured: «أين فرش السجاد الأحمر ...؟» answered two ways after different questions; a different
+        batch split of the same tokens flips near ties in greedy decoding)."""
         stats = stats if stats is not None else GenerationStats()
         tokens = prefix + suffix
         if len(tokens) + 16 > self.n_ctx:
@@ -300,6 +316,9 @@ class LocalLLM:
             if len(prefix) >= RESTORED_PREFIX_TOKENS and cached < len(prefix):
                 self._warm_prefix_locked(prefix)  # another prompt took the cache: its saved state is faster
                 cached = self._common_prefix(tokens)
+            if cached > len(prefix):
+                cached = len(prefix) + turns if cached >= len(prefix) + turns else len(prefix)
+            self.llama.n_tokens = cached  # llama-cpp-python reuses no more than this
             stats.prompt_tokens = len(tokens)
             stats.evaluated_tokens = len(tokens) - cached
             try:

@@ -352,6 +352,25 @@ def test_a_follow_up_reuses_the_cached_previous_turn(engine, settings):
     assert plain.timings["evaluated_tokens"] > follow.timings["evaluated_tokens"] + 10, plain.timings
 
 
+def test_an_answer_does_not_depend_on_the_question_asked_before(engine):
+    """Two prompts share their first tokens after the article ("Question: Where did"); the cache holds one
+    when the other comes, yet only the article's prefix is reused and the whole question is computed, from
+    the same position as always, so the answer is the one it gets after any other question (measured with
+    the default model before: «أين فرش السجاد الأحمر ...؟» answered two ways after different questions)."""
+    from bot.llm import GenerationStats
+
+    llm, system = engine.llm, engine._system
+    asked = "Question: Where did Kim travel by train in 2019?\nAnswer in English."
+    shares_its_start = "Question: Where did the United States hold a summit with Japan?\nAnswer in English."
+    first, again = GenerationStats(), GenerationStats()
+    first_text = "".join(llm.stream(system, asked, 24, 0.0, first))
+    "".join(llm.stream(system, shares_its_start, 24, 0.0))
+    again_text = "".join(llm.stream(system, asked, 24, 0.0, again))
+    assert again_text == first_text
+    assert again.evaluated_tokens == again.prompt_tokens - llm.prompt_tokens(system) == first.evaluated_tokens, \
+        (again, first)
+
+
 def test_an_answer_off_the_question_gets_a_second_look_with_the_top_passages_quoted(engine, settings, monkeypatch,
                                                                                      caplog):
     """An answer rejected as missing the question (SECOND_LOOK_CHECKS) is asked once more with the top retrieved
