@@ -413,6 +413,23 @@ def names_a_place(text: str, names: Sequence[tuple[str, str]]) -> bool:
     return False
 
 
+# words that say where («في المحطة», «على الحدود», "in Vladivostok"); a listed name says it too
+_PLACE_MARKERS = frozenset(lexical_tokens("في إلى عند على بين داخل قرب لدى in at to near on inside"))
+
+
+def where_without_a_place(answer: str, question: str, names: Sequence[tuple[str, str]]) -> bool:
+    """A "where" question answered with neither a listed name nor a word that says where («في», «على»,
+    «بين», "in", "at" ...). Measured: «أين فرش السجاد الأحمر بحسب المصادر الاستخباراتية الأمريكية؟»
+    answered «المصادر الاستخباراتية الأمريكية ما زالت تتكتم عن التفاصيل» (the article: «في المحطة على الحدود
+    بين روسيا وكوريا»); every right answer to the evaluation set's "where" questions has one."""
+    if not asks_where(question):
+        return False
+    plain = _CITATION.sub("", answer)
+    words = set(lexical_tokens(plain))
+    words |= {w[1:] for w in words if w[:1] in ("و", "ف")}  # «وفي», «فإلى»
+    return not words & _PLACE_MARKERS and not names_in(plain, names)
+
+
 def when_without_a_time(answer: str, question: str) -> bool:
     """A "when" question («متى», «في أي تاريخ», "what date") answered without a date, a day, a month or a
     time word ("last July", «على هامش المنتدى»): measured, the sentence look answered «متى سيجتمع ...» and
@@ -775,6 +792,8 @@ def unconfirmed_reason(answer: str, lang: str, question: str, article_text: str,
         return "no_number_for_a_count_question"
     if when_without_a_time(answer, asked or question):
         return "no_time_for_a_when_question"
+    if where_without_a_place(answer, asked or question, names):
+        return "no_place_for_a_where_question"
     if past := past_years_for_a_future_question(answer, asked or question, article_text):
         return f"past_year_for_a_future_question years={sorted(past)}"
     if apart := times_apart_from_the_asked(answer, asked or question, question, article_text, names):

@@ -301,10 +301,11 @@ class LocalLLM:
                       banned_first: Sequence[int] = (), turns: int = 0) -> Iterator[str]:
         """Yield text pieces for the prompt `prefix` + `suffix`. Of what the KV cache holds, only the prefix,
         or the prefix and the first `turns` suffix tokens (a chat's earlier turns, to the end of the last
-        answer) when it holds them all, is reused: the rest is computed from the same position whatever the previous prompt was. Reusing
-        a few more shared tokens ("Question:") had made the answer depend on the question asked before
-        (measured: «أين فرش السجاد الأحمر ...؟» answered two ways after different questions; a different
-        batch split of the same tokens flips near ties in greedy decoding)."""
+        answer) when it holds them all, is reused: the rest is computed from the same position whatever the
+        previous prompt was. Reusing a few more shared tokens ("Question:") had made the answer depend on
+        the question asked before (measured: «أين فرش السجاد الأحمر ...؟» answered two ways after different
+        questions, and one way with this rule; likely the same tokens computed in another batch split, which
+        flips near ties in greedy decoding)."""
         stats = stats if stats is not None else GenerationStats()
         tokens = prefix + suffix
         if len(tokens) + 16 > self.n_ctx:

@@ -505,3 +505,20 @@ def test_an_answer_about_a_place_names_only_what_the_article_writes_near_it():
     assert apart("They met at Camp David.") == set()  # the place itself
     assert apart("A joint declaration.") == set()  # no name: nothing to hold
     assert apart("They talked about Russia.", "What did they say about Russia there?") == set()  # asked about
+
+
+def test_a_where_question_needs_a_place_in_its_answer():
+    """«ما زالت تتكتم عن التفاصيل» says nothing of where; a listed name or a word saying where does."""
+    from bot.faithfulness import unconfirmed_reason, where_without_a_place
+
+    names = (("فلاديفوستوك", "Vladivostok"),)
+    carpet = "أين فرش السجاد الأحمر بحسب المصادر الاستخباراتية الأمريكية؟"
+    assert where_without_a_place("المصادر الاستخباراتية الأمريكية ما زالت تتكتم عن التفاصيل. [6][14]", carpet, names)
+    assert not where_without_a_place("في المحطة على الحدود بين روسيا وكوريا. [6]", carpet, names)
+    assert not where_without_a_place("وفي المحطة.", carpet, names)
+    assert not where_without_a_place("Vladivostok [2]", "Where will they meet?", names)
+    assert where_without_a_place("It is kept secret.", "Where will they meet?", names)
+    assert not where_without_a_place("It is kept secret.", "When will they meet?", names)  # not a where question
+    reason = unconfirmed_reason("It is kept secret.", "en", "Where will they meet?", "It is kept secret.", names,
+                                1.0, 0.0, set())
+    assert reason == "no_place_for_a_where_question"
