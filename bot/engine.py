@@ -42,8 +42,12 @@ log = logging.getLogger("articlebot.engine")
 
 SENTINEL = "NOT_IN_ARTICLE"
 _CITATION = re.compile(r"\[(\d{1,3})\]")
-# a run of citations with what separates them ("[3], [6], [9]"), removed as one so no ", , ," is left
-_CITATIONS = re.compile(r"[ \t]*\[\d{1,3}\](?:[ \t]*[,،;]?[ \t]*\[\d{1,3}\])*")
+# a run of citations with what separates them ("[3], [6], and [9]"), removed as one so no ", , ," is left
+_CITATIONS = re.compile(r"[ \t]*\[\d{1,3}\](?:[ \t]*[,،;]?[ \t]*(?:and[ \t]+|و[ \t]*)?\[\d{1,3}\])*")
+# what is left of "The relevant passages are [8], [7] and [3]." once its markers are gone
+_PASSAGE_POINTER = re.compile(r"[ \t]*(?:The |These )?(?:relevant |cited |supporting |following )?"
+                              r"(?:passages?|sources?|paragraphs?)(?:[ \t]+(?:are|is)[ \t]*:?|:)[ \t]*(?:\.|$)",
+                              re.I)
 _PARTIAL_CITATION = re.compile(r"\[\d{0,3}$")
 _ECHOED_LABEL = re.compile(r"^\s*(?:[^\s:]+\s+){0,4}(?:بالعربية|بالعربيه|العربية|in English)\s*:\s*", re.I)
 _STRAY_ARTICLE = re.compile(r"^\s*ال\s+(?=ال)")
@@ -782,7 +786,8 @@ def _settled_text(body: str) -> str:
 
 def _with_citations(text: str, cited: list[Hit]) -> str:
     """`text` with its own [n] markers replaced by the verified sources' numbers."""
-    return _CITATIONS.sub("", text).rstrip() + " " + "".join(f"[{h.chunk.id + 1}]" for h in cited)
+    plain = _PASSAGE_POINTER.sub("", _CITATIONS.sub("", text)).rstrip()
+    return plain + " " + "".join(f"[{h.chunk.id + 1}]" for h in cited)
 
 
 def _visible(text: str) -> str:

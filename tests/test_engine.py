@@ -326,8 +326,23 @@ def test_a_run_of_citations_is_removed_with_its_separators():
     from bot.engine import _CITATIONS, _visible
 
     assert _CITATIONS.sub("", "They met at Camp David. [3], [6], [9]") == "They met at Camp David."
+    assert _CITATIONS.sub("", "In Vladivostok [2], [5] and [9].") == "In Vladivostok."
     assert _CITATIONS.sub("", "في فلاديفوستوك [2]، [5].") == "في فلاديفوستوك."
     assert _visible("Vladivostok [2") == "Vladivostok ", "a marker still being written is held back"
+
+
+
+def test_what_points_to_passages_goes_with_their_markers():
+    """Measured: "The relevant passages are [8], [7], [17], and [3]." was shown as "The relevant passages
+    are, and." once the model's markers were replaced by the verified ones."""
+    from bot.engine import _with_citations
+
+    pointer = "Shoigu took a general along. The relevant passages are [8], [7], [17], and [3]."
+    assert _with_citations(pointer, []) == "Shoigu took a general along. "
+    assert _with_citations("Kim met Putin. Relevant passages: [3]", []) == "Kim met Putin. "
+    assert _with_citations("في فلاديفوستوك [2] و[5].", []) == "في فلاديفوستوك. "
+    # a sentence about passages that says something stays
+    assert _with_citations("The passages are about Kim and Putin. [3]", []) == "The passages are about Kim and Putin. "
 
 
 def test_a_follow_up_reuses_the_cached_previous_turn(engine, settings):
