@@ -391,7 +391,7 @@ def gives_a_date(text: str) -> bool:
 # "Where" questions, on normalised text («أين» -> «اين», «إلى» -> «الي»)
 _WHERE = re.compile(r"(^|\s)[وف]?(الي )?اين(?![^\s؟?])|(^|\s)[وفب]?اي (مكان|مدينه|بلد|دوله)(?![^\s؟?])"
                     r"|\bwhere\b|\b(which|what) (place|city|country)\b", re.IGNORECASE)
-_PLACE_WORDS = {"في", "الي", "in", "at", "to"}  # a place follows them: «في منتجع كامب ديفيد», "to Vladivostok"
+_PLACE_WORDS = frozenset(lexical_tokens("في إلى in at to"))  # a place follows: «في منتجع كامب ديفيد», "to Vladivostok"
 PLACE_NAME_REACH = 3  # words after «في»/«إلى» where the place's name may start («منتجع كامب ديفيد»)
 
 
@@ -414,7 +414,7 @@ def names_a_place(text: str, names: Sequence[tuple[str, str]]) -> bool:
 
 
 # words that say where («في المحطة», «على الحدود», "in Vladivostok"); a listed name says it too
-_PLACE_MARKERS = frozenset(lexical_tokens("في إلى عند على بين داخل قرب لدى in at to near on inside"))
+_PLACE_MARKERS = _PLACE_WORDS | frozenset(lexical_tokens("عند على بين داخل قرب لدى near on inside"))
 
 
 def where_without_a_place(answer: str, question: str, names: Sequence[tuple[str, str]]) -> bool:

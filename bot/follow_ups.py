@@ -47,8 +47,8 @@ def with_the_person_named(question: str, history: list[Turn], names: Sequence[tu
     if not history or not _PERSON_PRONOUN.search(question) or not _ASKS_WHO.search(history[-1].question):
         return question
     previous = history[-1]
-    answered = whole_names(names_in(previous.answer, names))
-    person = answered if len(answered) == 1 else [n for n in whole_names(names_in(previous.question, names))
+    answered = _names_written(previous.answer, names)
+    person = answered if len(answered) == 1 else [n for n in _names_written(previous.question, names)
                                                     if n in answered]
     if len(person) != 1:
         return question
@@ -61,5 +61,10 @@ def the_place_named(question: str, history: list[Turn], names: Sequence[tuple[st
     a "where" question ("Where did the US summon him?" "Camp David [17]"), else None."""
     if not history or not _THERE.search(question) or not asks_where(history[-1].question):
         return None
-    answered = whole_names(names_in(history[-1].answer, names))
+    answered = _names_written(history[-1].answer, names)
     return answered[0] if len(answered) == 1 else None
+
+
+def _names_written(text: str, names: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The listed names `text` writes, each once ("Fumio Kishida", not also "Kishida")."""
+    return whole_names(names_in(text, names))

@@ -284,17 +284,16 @@ class LocalLLM:
         """Yield text pieces of the answer. One generation at a time (the KV cache is shared)."""
         prefix, suffix = self.render(system, user, earlier)
         banned = self.llama.tokenize(not_opening.strip().encode(), add_bos=False, special=False)[:1]
-        turns = self._turns_tokens(system, earlier) if earlier else 0
+        turns = self._turns_tokens(system, earlier, suffix) if earlier else 0
         yield from self.stream_tokens(prefix, suffix, max_tokens, temperature, stats, cancel, banned, turns)
 
-    def _turns_tokens(self, system: str, earlier: Sequence[tuple[str, str]]) -> int:
-        """How many suffix tokens the earlier turns take up to the end of the last answer's text (what the
-        KV cache holds after that answer was generated): what two renderings share whose last answers
-        differ only after their text."""
+    def _turns_tokens(self, system: str, earlier: Sequence[tuple[str, str]], suffix: list[int]) -> int:
+        """How many tokens of `suffix` (rendered with `earlier`) the earlier turns take up to the end of the
+        last answer's text (what the KV cache holds after that answer was generated): what it shares with a
+        rendering whose last answer differs only after its text."""
         question, answer = earlier[-1]
-        a = self.render(system, "\x01", earlier)[1]
-        b = self.render(system, "\x01", [*earlier[:-1], (question, answer + "\x02")])[1]
-        return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        other = self.render(system, "\x01", [*earlier[:-1], (question, answer + "\x02")])[1]
+        return next((i for i, (x, y) in enumerate(zip(suffix, other)) if x != y), min(len(suffix), len(other)))
 
     def stream_tokens(self, prefix: list[int], suffix: list[int], max_tokens: int, temperature: float = 0.1,
                       stats: GenerationStats | None = None, cancel: threading.Event | None = None,
