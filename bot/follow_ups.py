@@ -65,6 +65,18 @@ def the_place_named(question: str, history: list[Turn], names: Sequence[tuple[st
     return answered[0] if len(answered) == 1 else None
 
 
+def with_the_place_named(question: str, place: tuple[str, str] | None, lang: str) -> str:
+    """A follow-up's "there" («هناك») replaced by the `place` it stands for (`the_place_named`), or the
+    question unchanged. Measured: the sentences closest to "And what did they agree to at Camp David?"
+    open with the agreement clause; with "there" and the previous question, with the summons clause and
+    two about another meeting."""
+    if place is None:
+        return question
+    arabic, english = place
+    written = f"في {arabic}" if lang == "ar" else f"at {english}"
+    return _THERE.sub(lambda m: f"{m.group(1) or ''}{written}", question, count=1)
+
+
 def _names_written(text: str, names: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     """The listed names `text` writes, each once ("Fumio Kishida", not also "Kishida")."""
     return whole_names(names_in(text, names))

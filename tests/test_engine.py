@@ -522,8 +522,8 @@ def test_an_unconfirmed_answer_is_read_off_the_closest_sentences_in_a_short_prom
                                                                                     caplog):
     """After the checks reject an answer, the sentence look asks once more with only the three retrieved
     sentences closest to the question (its own short system prompt, no article). Its answer is kept only when
-    it passes the checks and is made of those sentences: their numbers, and in Arabic their words (in English,
-    only a name, a number or a place is kept); a NOT_IN_ARTICLE, a word or a number from elsewhere leaves the
+    it passes the checks and is made of those sentences: their numbers, and their words (in English, most of
+    the words have a translation among them, `WordAligner`); a NOT_IN_ARTICLE (in any case), a word or a number from elsewhere leaves the
     honest 'cannot confirm'. Not asked after an invented number. ARTICLEBOT_SENTENCE_LOOK=0 turns it off."""
     from bot.engine import SENTENCE_LOOK_SENTENCES, Engine
 
@@ -555,7 +555,7 @@ def test_an_unconfirmed_answer_is_read_off_the_closest_sentences_in_a_short_prom
     assert user.count("\n- ") + user.startswith("- ") >= SENTENCE_LOOK_SENTENCES - 1 and question in user
     assert "فلاديفوستوك" in user
 
-    for text, reason in [("في طوكيو.", "words_not_in_the_sentences"), ("NOT_IN_ARTICLE", "refusal"),
+    for text, reason in [("في طوكيو.", "words_not_in_the_sentences"), ("NOT_IN_ARTICLE", "refusal"), ("Not_in_article", "refusal"),
                          ("في عام 1953.", "numbers_not_in_the_sentences")]:
         reply["text"] = text
         caplog.clear()
@@ -573,7 +573,11 @@ def test_an_unconfirmed_answer_is_read_off_the_closest_sentences_in_a_short_prom
     caplog.clear()
     with caplog.at_level("INFO", logger="articlebot.engine"):
         claim = looking.answer(english)
-    assert claim.kind == "unconfirmed" and "event=sentence_look outcome=english_claim_not_checkable" in caplog.text
+    assert claim.kind == "unconfirmed" and "outcome=english_words_not_in_the_sentences" in caplog.text
+    assert "treaty" in caplog.text and claim.text.startswith("I could not confirm"), claim.text
+    reply["text"] = "Putin and Kim are expected to meet in Vladivostok at the forum."  # its words are the sentences'
+    kept = looking.answer(english)
+    assert kept.kind == "answer" and kept.text.startswith(reply["text"]), kept.text
 
     looks.clear()
     first["text"] = "سيلتقيان في فلاديفوستوك بعد 4321 يوماً."  # an invented number: asked again, it invents again

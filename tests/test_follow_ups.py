@@ -1,7 +1,8 @@
 """Follow-up questions made to stand alone: for the search, and with the person named for the sentence look."""
 
 from bot.engine import Turn
-from bot.follow_ups import is_follow_up, standalone_query, the_place_named, with_the_person_named
+from bot.follow_ups import (is_follow_up, standalone_query, the_place_named, with_the_person_named,
+                             with_the_place_named)
 
 NAMES = (("فوميو كيشيدا", "Fumio Kishida"), ("كيشيدا", "Kishida"), ("جون كيربي", "John Kirby"),
          ("مجلس الأمن القومي", "the National Security Council"), ("كامب ديفيد", "Camp David"),
@@ -58,3 +59,11 @@ def test_there_is_the_one_place_the_previous_where_question_was_answered_with():
     two = Turn("Where did they meet?", "In Camp David, with Fumio Kishida [17]", "en", [16])
     assert the_place_named("Who was there?", [two], NAMES) is None  # two names: which one is the place?
     assert the_place_named("Who was there?", [], NAMES) is None
+
+
+def test_there_is_replaced_by_the_place_in_the_question_asked_of_the_sentences():
+    camp_david = ("كامب ديفيد", "Camp David")
+    assert with_the_place_named("And what did they agree to there?", camp_david, "en") == \
+        "And what did they agree to at Camp David?"
+    assert with_the_place_named("وماذا اتفقوا عليه هناك؟", camp_david, "ar") == "وماذا اتفقوا عليه في كامب ديفيد؟"
+    assert with_the_place_named("Is there a treaty?", None, "en") == "Is there a treaty?"  # no place known

@@ -1,0 +1,57 @@
+"""Whether the words of an English answer are in the Arabic sentences it was read off.
+
+The multilingual embedding model places a word near its translation (measured with EmbeddingGemma:
+"cooperation"/«التعاون» 0.83, "military"/«العسكريّ» 0.82, "claimed"/«وزعم» 0.49), so each English content word
+is compared with every Arabic word of the sentences, and an answer most of whose words have no close Arabic
+word says what the sentences do not.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+import numpy as np
+
+from .faithfulness import content_words
+
+ALIGNED_MIN = 0.66  # cosine at which an English word counts as written in the Arabic sentences
+ALIGNED_SHARE = 2 / 3  # ... and the share of an answer's words that must be
+_MAX_CACHED = 50_000
+
+_ENGLISH_WORD = re.compile(r"[A-Za-z]+")
+_ARABIC_WORD = re.compile(r"[\u0620-\u065f\u0671-\u06d3]+")  # letters and harakat, no Arabic punctuation
+_CITATION = re.compile(r"\[\d+\]")
+
+
+class WordAligner:
+    """Word vectors from `encode` (a batch of texts to unit vectors), kept so an article's words are encoded
+    once."""
+
+    def __init__(self, encode: Callable[[list[str]], np.ndarray]) -> None:
+        self._encode = encode
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def unaligned_words(self, english: str, arabic: str, skip: set[str] = frozenset()) -> tuple[list[str], int]:
+        """The content words of `english` (minus the lower-cased `skip`, such as the names another check
+        holds) with no word of `arabic` within ALIGNED_MIN, and how many words were compared."""
+        text = _CITATION.sub("", english)
+        content = content_words(text)
+        words = [w for w in dict.fromkeys(_ENGLISH_WORD.findall(text)) if w.lower() in content and w.lower() not in skip]
+        targets = sorted(set(_ARABIC_WORD.findall(arabic)))
+        if not words or not targets:
+            return [], len(words)
+        best = (self._vectors_of(words) @ self._vectors_of(targets).T).max(axis=1)
+        return [w for w, score in zip(words, best) if score < ALIGNED_MIN], len(words)
+
+    def _vectors_of(self, words: list[str]) -> np.ndarray:
+        if missing := [w for w in dict.fromkeys(words) if w not in self._vectors]:
+            if len(self._vectors) + len(missing) > _MAX_CACHED:
+                self._vectors.clear()
+            self._vectors.update(zip(missing, self._encode(missing)))
+        return np.array([self._vectors[w] for w in words])
+
+
+def aligned_enough(apart: list[str], compared: int) -> bool:
+    """Whether at least ALIGNED_SHARE of the `compared` words are aligned (`WordAligner.unaligned_words`)."""
+    return compared == 0 or (compared - len(apart)) / compared >= ALIGNED_SHARE
