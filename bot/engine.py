@@ -142,7 +142,7 @@ class Engine:
         self._vocabulary = content_words(" ".join([article.text, *(english for _, english in article.names)]))
         self._common_words = common_words([chunk.text for chunk in index.chunks])  # see faithfulness.off_question
         self._name_words = name_words(article.names)  # see _second_look
-        self._aligner = WordAligner(embedder.encode_documents)  # see _outside_sentences
+        self._aligner = WordAligner(embedder.encode_words)  # see _outside_sentences
 
     # ---------------------------------------------------------------- construction
 

@@ -48,6 +48,8 @@ class TextEncoder(Protocol):
 
     def encode_documents(self, texts: list[str]) -> np.ndarray: ...
 
+    def encode_words(self, texts: list[str]) -> np.ndarray: ...  # many short texts at once, to compare with each other
+
 
 def load_embedder(path: Path, threads: int | None, backend: str, dtype: str, cache_dir: Path,
                   progress: Callable[[str], None] = lambda _msg: None) -> TextEncoder:
@@ -98,6 +100,9 @@ class Embedder:
         return self._encode(texts, self.query_prompt)
 
     def encode_documents(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, self.document_prompt)
+
+    def encode_words(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, self.document_prompt)
 
     def _encode(self, texts: list[str], prompt_name: str | None) -> np.ndarray:
