@@ -24,8 +24,8 @@ import numpy as np
 from .config import Settings
 from .faithfulness import (SHORT_ANSWER_WORDS, arabic_months_in, asks_when, asks_where, common_words,
                            content_words, copies_the_article, gives_a_date, lasting_reason, name_words,
-                           names_a_place, names_apart_from_the_place, names_in, off_question, sentences_saying,
-                           shared_words, unconfirmed_reason, unsupported_numbers, with_dates_cut_to_the_month,
+                           names_a_place, names_apart_from_the_place, names_in, off_question,
+                           repeats_the_previous_answer, sentences_saying, shared_words, unconfirmed_reason, unsupported_numbers, with_dates_cut_to_the_month,
                            without_off_question_opening, words_outside)
 from .follow_ups import standalone_query, the_place_named, with_the_person_named, with_the_place_named
 from .llm import ChatModel, GenerationStats, LocalLLM
@@ -77,7 +77,7 @@ SECOND_LOOK_MAX_TOKENS = 80  # a fact answer is short; a second runaway answer m
 # name or number: asked again, the model invents again (measured: all rejected answers re-asked turned right
 # refusals into answers)
 SECOND_LOOK_CHECKS = ("shares_no_word_with_the_question", "answer_only_repeats_the_question",
-                      "names_not_in_the_passages", "dates_not_in_article")
+                      "repeats_the_previous_answer", "names_not_in_the_passages", "dates_not_in_article")
 # passages retrieved for the names check (the whole article is in the prompt; the top_k named to the model are
 # too few: measured, a right answer's name lay outside them when retrieval missed its passage)
 NAME_CHECK_PASSAGES = 8
@@ -142,7 +142,7 @@ class Engine:
         self._vocabulary = content_words(" ".join([article.text, *(english for _, english in article.names)]))
         self._common_words = common_words([chunk.text for chunk in index.chunks])  # see faithfulness.off_question
         self._name_words = name_words(article.names)  # see _second_look
-        self._aligner = WordAligner(embedder.encode_words)  # see _outside_sentences
+        self._aligner = WordAligner(embedder.encode_documents)  # see _outside_sentences
 
     # ---------------------------------------------------------------- construction
 
@@ -245,7 +245,7 @@ class Engine:
                 yield item
         assert final is not None
         place = the_place_named(question, history, self.article.names)  # what "there" is, if known
-        final = self._held_to_the_place(final, place, question)
+        final = self._held_to_the_chat(final, history, place, question)
         retracted = False
         if (final.kind == "unconfirmed" and self.settings.second_look and final.check.startswith(SECOND_LOOK_CHECKS)
                 and not (cancel and cancel.is_set())):
@@ -253,30 +253,37 @@ class Engine:
             retracted = True
             suffix_text, final = self._second_look(question, lang, candidates, history_block, query, started, earlier,
                                                    final)
-            final = self._held_to_the_place(final, place, question)
+            final = self._held_to_the_chat(final, history, place, question)
         if (final.kind == "unconfirmed" and self.settings.sentence_look
                 and not final.check.startswith(SENTENCE_LOOK_SKIPS) and not (cancel and cancel.is_set())):
             if not retracted:
                 yield Retraction(message("checking", lang))
-            final = self._held_to_the_place(
-                self._sentence_look(question, lang, query, candidates, history, started, final, place), place, question)
+            final = self._held_to_the_chat(
+                self._sentence_look(question, lang, query, candidates, history, started, final, place), history, place,
+                question)
         if final.kind == "unconfirmed" and self.settings.closest_sentence:
             final = self._with_closest_sentence(final, query, candidates[:KEY_SENTENCE_HITS], question)
         if final.raw:
             self._remember_turn(question, final.text, suffix_text, final.raw)
         yield final
 
-    def _held_to_the_place(self, answer: Answer, place: tuple[str, str] | None, question: str) -> Answer:
-        """`answer` unconfirmed when it answers a follow-up about the `place` the previous answer gave ("and
-        what did they agree to there?", `the_place_named`) with a name the article writes only away from it
-        (`names_apart_from_the_place`); else unchanged. Run after each look: the second look had answered
-        "They agreed to stop military talks with Russia" for Camp David."""
-        if answer.kind != "answer" or place is None:
+    def _held_to_the_chat(self, answer: Answer, history: list[Turn], place: tuple[str, str] | None,
+                          question: str) -> Answer:
+        """`answer` unconfirmed when, as a follow-up's answer, it misses what the chat already settled: it only
+        says again what the previous answer said (`repeats_the_previous_answer`: «ومن رافقه في الزيارة؟» was
+        answered with the previous answer, word for word), or it answers a follow-up about the `place` the
+        previous answer gave ("and what did they agree to there?", `the_place_named`) with a name the article
+        writes only away from it (`names_apart_from_the_place`: "They agreed to stop military talks with
+        Russia" for Camp David). Else unchanged; run after each look."""
+        if answer.kind != "answer" or not history:
             return answer
-        if not (apart := names_apart_from_the_place(answer.text, place, question, self.article.text,
-                                                    self.article.names)):
+        if repeats_the_previous_answer(answer.text, history[-1].answer):
+            check = "repeats_the_previous_answer"
+        elif place and (apart := names_apart_from_the_place(answer.text, place, question, self.article.text,
+                                                            self.article.names)):
+            check = f"names_apart_from_the_place names={sorted(apart)}"
+        else:
             return answer
-        check = f"names_apart_from_the_place names={sorted(apart)}"
         log.info("event=answer_unconfirmed reason=%s", check)
         return replace(answer, text=message("unconfirmed", answer.language), kind="unconfirmed", raw="",
                        check=check, draft=answer.raw or answer.text)

@@ -345,6 +345,9 @@ hundreds thousand thousands million millions billion billions trillion dozen doz
 
 
 _YEAR = re.compile(r"(?:19|20)\d\d")
+# «الإثنين» / «يوم الاثنين» is Monday, whose stem is «اثنين», two: «كم مصنعاً زار كيم؟» had been answered with
+# sentences about the factories' products and the train's arrival "on Monday or Tuesday", and passed as a count
+_MONDAY = re.compile(r"(?:^|(?<=\s))(?:[وفب]?ال|يوم\s+)اثنين")
 
 
 def count_without_number(answer: str, question: str) -> bool:
@@ -354,7 +357,8 @@ def count_without_number(answer: str, question: str) -> bool:
     if not _HOW_MANY.search(question):
         return False
     counts = {n for n in numbers_in(answer) if not _YEAR.fullmatch(n)}
-    return not counts and not set(lexical_tokens(_CITATION.sub("", answer))) & _NUMBER_WORDS
+    words = lexical_tokens(_MONDAY.sub(" ", normalize_arabic(_CITATION.sub("", answer))))
+    return not counts and not set(words) & _NUMBER_WORDS
 
 
 # "When" questions, on normalised text (normalize_arabic folds «أي» to «اي» and «متى» to «متي»).
@@ -661,6 +665,25 @@ def only_repeats_the_question(answer: str, question: str) -> bool:
     words = content_words(answer)
     return bool(words) and not _CHOICE.search(question) and all((_word_forms({w}) | {light_stem(w)}) & asked
                                                                  for w in words)
+
+
+_QUOTED = re.compile(r"«[^»]*»")
+REPEAT_MIN_WORDS = 3  # shorter answers may rightly say again what the previous one said ("Camp David")
+REPEAT_OVERLAP = 0.8
+
+
+def repeats_the_previous_answer(answer: str, previous: str) -> bool:
+    """The answer says again what the previous answer said, and about as much (the two answers' content words
+    overlap by REPEAT_OVERLAP or more, Jaccard): a follow-up asks something new, and the default model had
+    answered «ومن رافقه في الزيارة؟» with its previous answer word for word. What the previous answer quoted
+    from the article («...», after a 'cannot confirm') is not counted: a follow-up's answer may be in it. An
+    answer shorter than REPEAT_MIN_WORDS, or one sentence of a longer previous answer such as a summary, is
+    not a repeat."""
+    words = _word_forms(content_words(answer))
+    before = _word_forms(content_words(_QUOTED.sub(" ", previous)))
+    if len(content_words(answer)) < REPEAT_MIN_WORDS or not before:
+        return False
+    return len(words & before) / len(words | before) >= REPEAT_OVERLAP
 
 
 _EN_MONTH = "|".join(calendar.month_name[1:])

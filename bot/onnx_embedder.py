@@ -26,7 +26,6 @@ log = logging.getLogger("articlebot.onnx_embedder")
 
 EXPORT_VERSION = 2  # bump when the export changes: cached exports with another version are not used
 OPSET = 18
-WORD_BATCH = 64  # texts per run in encode_words
 
 
 class OnnxUnavailable(RuntimeError):
@@ -139,25 +138,6 @@ class OnnxEmbedder:
 
     def encode_documents(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, self.document_prompt)
-
-    def encode_words(self, texts: list[str]) -> np.ndarray:
-        """Many short texts (words) as documents, WORD_BATCH at a time: 200 of the article's words took 1.08 s
-        against 3.78 s one by one (measured on the AMD EPYC). The int8 model quantizes its activations per
-        batch, so a vector is a little off its `encode_documents` one (cosine ~0.987): for comparing words
-        with each other (`WordAligner`), never for the index."""
-        prefix = self.prompts.get(self.document_prompt, "") if self.document_prompt else ""
-        pad = self.tokenizer.token_to_id("<pad>") or 0
-        batches = []
-        for start in range(0, len(texts), WORD_BATCH):
-            encoded = self.tokenizer.encode_batch([prefix + text for text in texts[start:start + WORD_BATCH]])
-            ids = np.full((len(encoded), max(len(e.ids) for e in encoded)), pad, dtype=np.int64)
-            mask = np.zeros_like(ids)
-            for row, tokens in enumerate(encoded):
-                ids[row, :len(tokens.ids)], mask[row, :len(tokens.ids)] = tokens.ids, 1
-            vectors = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-            batches.append(vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12))
-        return np.ascontiguousarray(np.vstack(batches), dtype=np.float32) if batches else \
-            np.zeros((0, self.dims), dtype=np.float32)
 
     def _encode(self, texts: list[str], prompt_name: str | None) -> np.ndarray:
         prefix = self.prompts.get(prompt_name, "") if prompt_name else ""

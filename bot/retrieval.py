@@ -48,8 +48,6 @@ class TextEncoder(Protocol):
 
     def encode_documents(self, texts: list[str]) -> np.ndarray: ...
 
-    def encode_words(self, texts: list[str]) -> np.ndarray: ...  # many short texts at once, to compare with each other
-
 
 def load_embedder(path: Path, threads: int | None, backend: str, dtype: str, cache_dir: Path,
                   progress: Callable[[str], None] = lambda _msg: None) -> TextEncoder:
@@ -100,9 +98,6 @@ class Embedder:
         return self._encode(texts, self.query_prompt)
 
     def encode_documents(self, texts: list[str]) -> np.ndarray:
-        return self._encode(texts, self.document_prompt)
-
-    def encode_words(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, self.document_prompt)
 
     def _encode(self, texts: list[str], prompt_name: str | None) -> np.ndarray:

@@ -191,6 +191,21 @@ def test_default_model_does_not_say_what_was_agreed_there_from_elsewhere(default
         answer = default_engine.answer("And what did they agree to there?", history)
     assert "reason=names_apart_from_the_place" in caplog.text, "the check did not run: the answers changed"
     assert "Russia" not in answer.text, answer.text
+    # the sentence look is asked "... at Camp David?", and its English answer's words are the sentence's
+    assert "event=follow_up_named" in caplog.text and "cooperation" in answer.text, answer.text
+
+
+def test_default_model_answers_who_went_along_instead_of_repeating_who_went(default_engine, caplog):
+    """Measured: «ومن رافقه في الزيارة؟» after Shoigu was answered with the previous answer word for word;
+    rejected as a repeat, the second look names the general who went with him."""
+    first = "من هو وزير الدفاع الروسي الذي زار كوريا؟"
+    shoigu = default_engine.answer(first)  # asked, not written in: the chat's turns are then in the model's cache
+    assert "شويغو" in shoigu.text, shoigu.text
+    history = [Turn(first, shoigu.text, "ar", [h.chunk.id for h in shoigu.sources])]
+    with caplog.at_level("INFO", logger="articlebot.engine"):
+        answer = default_engine.answer("ومن رافقه في الزيارة؟", history)
+    assert "reason=repeats_the_previous_answer" in caplog.text, ("the check did not run: the answers changed", answer)
+    assert answer.kind == "answer" and "كريفوروتشكو" in answer.text, answer.text
 
 
 def test_default_model_refuses_invented_figures(default_engine):

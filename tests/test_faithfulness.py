@@ -130,6 +130,27 @@ def test_a_count_question_needs_a_number_in_its_answer():
     assert not count_without_number("He visited five factories.", "How many factories did Kim visit?")
     assert count_without_number("He visited several factories.", "How many factories did Kim visit?")
     assert not count_without_number("في فلاديفوستوك.", "أين يلتقيان؟"), "only count questions"
+    monday = "وقد يصل القطار الرئاسي إلى فلاديفوستوك يوم الإثنين أو الثلاثاء. [6]"
+    assert count_without_number(monday, "كم مصنعاً زار كيم؟"), "Monday («الإثنين») is not two («اثنين»)"
+    assert count_without_number("وصل في الاثنين.", "كم مصنعاً زار كيم؟")
+    assert not count_without_number("زار اثنين من المصانع.", "كم مصنعاً زار كيم؟")
+
+
+def test_a_follow_up_answer_that_only_says_the_previous_answer_again_is_caught():
+    from bot.faithfulness import repeats_the_previous_answer
+
+    shoigu = "وزير الدفاع الروسي الذي زار كوريا هو سيرغي شويغو. [8][7]"
+    assert repeats_the_previous_answer(shoigu, shoigu)
+    assert repeats_the_previous_answer("وزير الدفاع الروسي الذي زار كوريا هو شويغو.", shoigu), "near copies too"
+    assert not repeats_the_previous_answer("رافقه الجنرال أليكسي كريفوروتشكو. [8]", shoigu)
+    assert not repeats_the_previous_answer("Camp David [17]", "Camp David [17]"), "a short answer may be said again"
+    quoted = ("I could not confirm an answer to that from the article, so I will not guess. The closest the article "
+              "comes, in its own words (passage [19]):\n«حثّه الجانب الكوري على وقف مفاوضات الأسلحة مع روسيا.»")
+    assert not repeats_the_previous_answer("حثّه الجانب الكوري على وقف مفاوضات الأسلحة مع روسيا. [19]", quoted), \
+        "the article's words a refusal quoted may answer the follow-up"
+    summary = ("- كيم سيلتقي بوتين في فلاديفوستوك. [3]\n- زار شويغو بيونغ يانغ في يوليو. [7]\n"
+               "- عقدت قمة ثلاثية في كامب ديفيد في أغسطس. [17]")
+    assert not repeats_the_previous_answer("زار شويغو بيونغ يانغ في يوليو. [7]", summary), "one line of a summary"
 
 
 def test_unconfirmed_reason_names_the_failing_check():

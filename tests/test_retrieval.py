@@ -182,11 +182,6 @@ def test_onnx_embedder_is_the_default_and_agrees_with_torch(engine, torch_embedd
     assert list((onnx_q @ onnx_d.T).argmax(axis=1)) == list((torch_q @ torch_d.T).argmax(axis=1))
     alone = engine.embedder.encode_queries([questions[0]])
     assert np.allclose(alone[0], onnx_q[0], atol=1e-6), "a text's vector does not depend on its batch"
-    words = ["غواصة", "التعاون", "cooperation", "يون سوك يول", "a"]  # batched, padded to the longest
-    batched, single = engine.embedder.encode_words(words), torch_embedder.encode_documents(words)
-    assert batched.shape == (5, torch_embedder.dims) and np.allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-4)
-    assert min((batched * single).sum(axis=1)) > 0.95 and engine.embedder.encode_words([]).shape == (0, 768)
-    assert np.allclose(torch_embedder.encode_words(words), single, atol=1e-5)
 
 
 def test_a_model_onnx_cannot_export_falls_back_to_torch(settings, tmp_path, monkeypatch, caplog):
