@@ -25,8 +25,9 @@ from .config import Settings
 from .faithfulness import (SHORT_ANSWER_WORDS, arabic_months_in, asks_when, asks_where, common_words,
                            content_words, copies_the_article, gives_a_date, lasting_reason, name_words,
                            names_a_place, names_apart_from_the_place, names_in, off_question,
-                           repeats_the_previous_answer, sentences_saying, shared_words, unconfirmed_reason, unsupported_numbers, with_dates_cut_to_the_month,
-                           without_off_question_opening, words_outside)
+                           repeats_the_previous_answer, sentences_saying, shared_words, unconfirmed_reason,
+                           unsupported_numbers, with_dates_cut_to_the_month, without_off_question_opening,
+                           words_outside)
 from .follow_ups import standalone_query, the_place_named, with_the_person_named, with_the_place_named
 from .llm import ChatModel, GenerationStats, LocalLLM
 from .llm_remote import RemoteLLM

@@ -9,7 +9,7 @@ word says what the sentences do not.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import Callable, Collection
 
 import numpy as np
 
@@ -21,23 +21,25 @@ _MAX_CACHED = 50_000
 
 _ENGLISH_WORD = re.compile(r"[A-Za-z]+")
 _ARABIC_WORD = re.compile(r"[\u0620-\u065f\u0671-\u06d3]+")  # letters and harakat, no Arabic punctuation
-_CITATION = re.compile(r"\[\d+\]")
 
 
 class WordAligner:
-    """Word vectors from `encode` (a batch of texts to unit vectors), kept so an article's words are encoded
-    once."""
+    """Word vectors from `encode` (texts to unit vectors), kept so an article's words are encoded once.
+    `encode` must give a text the same vector whatever it is encoded with: the int8 ONNX model quantizes
+    each batch's activations, and a word batched with others moved (cosine ~0.987), enough to flip a word
+    at the line."""
 
     def __init__(self, encode: Callable[[list[str]], np.ndarray]) -> None:
         self._encode = encode
         self._vectors: dict[str, np.ndarray] = {}
 
-    def unaligned_words(self, english: str, arabic: str, skip: set[str] = frozenset()) -> tuple[list[str], int]:
+    def unaligned_words(self, english: str, arabic: str,
+                        skip: Collection[str] = frozenset()) -> tuple[list[str], int]:
         """The content words of `english` (minus the lower-cased `skip`, such as the names another check
         holds) with no word of `arabic` within ALIGNED_MIN, and how many words were compared."""
-        text = _CITATION.sub("", english)
-        content = content_words(text)
-        words = [w for w in dict.fromkeys(_ENGLISH_WORD.findall(text)) if w.lower() in content and w.lower() not in skip]
+        content = content_words(english)
+        words = [w for w in dict.fromkeys(_ENGLISH_WORD.findall(english))
+                 if w.lower() in content and w.lower() not in skip]
         targets = sorted(set(_ARABIC_WORD.findall(arabic)))
         if not words or not targets:
             return [], len(words)
