@@ -204,7 +204,7 @@ def test_default_model_answers_who_went_along_instead_of_repeating_who_went(defa
     history = [Turn(first, shoigu.text, "ar", [h.chunk.id for h in shoigu.sources])]
     with caplog.at_level("INFO", logger="articlebot.engine"):
         answer = default_engine.answer("ومن رافقه في الزيارة؟", history)
-    assert "reason=repeats_the_previous_answer" in caplog.text, ("the check did not run: the answers changed", answer)
+    assert "reason=repeats_the_previous_answer" in caplog.text, ("the check did not run: answers changed", answer)
     assert answer.kind == "answer" and "كريفوروتشكو" in answer.text, answer.text
 
 
@@ -538,8 +538,8 @@ def test_an_unconfirmed_answer_is_read_off_the_closest_sentences_in_a_short_prom
     """After the checks reject an answer, the sentence look asks once more with only the three retrieved
     sentences closest to the question (its own short system prompt, no article). Its answer is kept only when
     it passes the checks and is made of those sentences: their numbers, and their words (in English, most of
-    the words have a translation among them, `WordAligner`); a NOT_IN_ARTICLE (in any case), a word or a number from elsewhere leaves the
-    honest 'cannot confirm'. Not asked after an invented number. ARTICLEBOT_SENTENCE_LOOK=0 turns it off."""
+    the words have a translation among them, `WordAligner`); a NOT_IN_ARTICLE (in any case), a word or a
+    number from elsewhere leaves the honest 'cannot confirm'. Not asked after an invented number. ARTICLEBOT_SENTENCE_LOOK=0 turns it off."""
     from bot.engine import SENTENCE_LOOK_SENTENCES, Engine
 
     article_system = engine._system
@@ -570,8 +570,8 @@ def test_an_unconfirmed_answer_is_read_off_the_closest_sentences_in_a_short_prom
     assert user.count("\n- ") + user.startswith("- ") >= SENTENCE_LOOK_SENTENCES - 1 and question in user
     assert "فلاديفوستوك" in user
 
-    for text, reason in [("في طوكيو.", "words_not_in_the_sentences"), ("NOT_IN_ARTICLE", "refusal"), ("Not_in_article", "refusal"),
-                         ("في عام 1953.", "numbers_not_in_the_sentences")]:
+    for text, reason in [("في طوكيو.", "words_not_in_the_sentences"), ("NOT_IN_ARTICLE", "refusal"),
+                         ("Not_in_article", "refusal"), ("في عام 1953.", "numbers_not_in_the_sentences")]:
         reply["text"] = text
         caplog.clear()
         with caplog.at_level("INFO", logger="articlebot.engine"):
