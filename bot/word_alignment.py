@@ -47,11 +47,14 @@ class WordAligner:
         return [w for w, score in zip(words, best) if score < ALIGNED_MIN], len(words)
 
     def _vectors_of(self, words: list[str]) -> np.ndarray:
-        if missing := [w for w in dict.fromkeys(words) if w not in self._vectors]:
+        """Safe for chats answered at once: a lookup never fails when another thread empties the cache."""
+        found = {w: vector for w in dict.fromkeys(words) if (vector := self._vectors.get(w)) is not None}
+        if missing := [w for w in dict.fromkeys(words) if w not in found]:
+            found.update(zip(missing, self._encode(missing)))
             if len(self._vectors) + len(missing) > _MAX_CACHED:
                 self._vectors.clear()
-            self._vectors.update(zip(missing, self._encode(missing)))
-        return np.array([self._vectors[w] for w in words])
+            self._vectors.update((w, found[w]) for w in missing)
+        return np.array([found[w] for w in words])
 
 
 def aligned_enough(apart: list[str], compared: int) -> bool:
