@@ -467,6 +467,12 @@ def test_cannot_confirm_quotes_the_closest_sentence_when_it_is_close(engine, set
     unconfirmed = Answer(message("unconfirmed", "ar"), "ar", "unconfirmed")
     quoting = engine._with_closest_sentence(unconfirmed, question, hits[:2])
     assert "كريفوروتشكو" in quoting.text and [h.chunk.id for h in quoting.sources] == [7]
+    count = "كم مصنعاً للأسلحة زار كيم قبل اللقاء؟"  # the closest sentence is the arms exhibition's, no count
+    _, hits, _ = engine.retrieve(count, [], 8)
+    counted = engine._with_closest_sentence(unconfirmed, count, hits[:4], count)
+    assert "خمسة مصانع" in counted.text and [h.chunk.id for h in counted.sources] == [2], counted.text
+    uncounted = engine._with_closest_sentence(unconfirmed, count, hits[:4], "ما الذي زاره كيم قبل اللقاء؟")
+    assert "خمسة مصانع" not in uncounted.text and [h.chunk.id for h in uncounted.sources] == [6], uncounted.text
     far = "What is the GDP of Russia according to the article?"
     _, hits, _ = engine.retrieve(far, [])
     plain = engine._with_closest_sentence(Answer(message("unconfirmed", "en"), "en", "unconfirmed"), far, hits[:2])
