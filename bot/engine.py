@@ -273,13 +273,15 @@ class Engine:
                           question: str) -> Answer:
         """`answer` unconfirmed when, as a follow-up's answer, it misses what the chat already settled: it only
         says again what the previous answer said (`repeats_the_previous_answer`: «ومن رافقه في الزيارة؟» was
-        answered with the previous answer, word for word), or it answers a follow-up about the `place` the
+        answered with the previous answer, word for word; a previous 'cannot confirm' quoting the article
+        answered nothing, and the follow-up's answer may be the sentence it quoted), or it answers a follow-up about the `place` the
         previous answer gave ("and what did they agree to there?", `the_place_named`) with a name the article
         writes only away from it (`names_apart_from_the_place`: "They agreed to stop military talks with
         Russia" for Camp David). Else unchanged; run after each look."""
         if answer.kind != "answer" or not history:
             return answer
-        if repeats_the_previous_answer(answer.text, history[-1].answer):
+        previous = history[-1].answer
+        if closest_quote(previous) is None and repeats_the_previous_answer(answer.text, previous):
             check = "repeats_the_previous_answer"
         elif place and (apart := names_apart_from_the_place(answer.text, place, question, self.article.text,
                                                             self.article.names)):

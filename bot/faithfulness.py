@@ -667,7 +667,6 @@ def only_repeats_the_question(answer: str, question: str) -> bool:
                                                                  for w in words)
 
 
-_QUOTED = re.compile(r"«[^»]*»")
 REPEAT_MIN_WORDS = 3  # shorter answers may rightly say again what the previous one said ("Camp David")
 REPEAT_OVERLAP = 0.8
 
@@ -675,13 +674,13 @@ REPEAT_OVERLAP = 0.8
 def repeats_the_previous_answer(answer: str, previous: str) -> bool:
     """The answer says again what the previous answer said, and about as much (the two answers' content words
     overlap by REPEAT_OVERLAP or more, Jaccard): a follow-up asks something new, and the default model had
-    answered «ومن رافقه في الزيارة؟» with its previous answer word for word. What the previous answer quoted
-    from the article («...», after a 'cannot confirm') is not counted: a follow-up's answer may be in it. An
-    answer shorter than REPEAT_MIN_WORDS, or one sentence of a longer previous answer such as a summary, is
-    not a repeat."""
-    words = _word_forms(content_words(answer))
-    before = _word_forms(content_words(_QUOTED.sub(" ", previous)))
-    if len(content_words(answer)) < REPEAT_MIN_WORDS or not before:
+    answered «ومن رافقه في الزيارة؟» with its previous answer word for word. An answer shorter than
+    REPEAT_MIN_WORDS, or one sentence of a longer previous answer such as a summary, is not a repeat. (A
+    previous 'cannot confirm' that quoted the article is not an answer to repeat: `Engine._held_to_the_chat`
+    does not ask.)"""
+    plain = content_words(answer)
+    words, before = _word_forms(plain), _word_forms(content_words(previous))
+    if len(plain) < REPEAT_MIN_WORDS or not before:
         return False
     return len(words & before) / len(words | before) >= REPEAT_OVERLAP
 

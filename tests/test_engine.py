@@ -195,6 +195,20 @@ def test_default_model_does_not_say_what_was_agreed_there_from_elsewhere(default
     assert "event=follow_up_named" in caplog.text and "cooperation" in answer.text, answer.text
 
 
+def test_a_follow_up_may_answer_with_the_sentence_the_previous_refusal_quoted(engine):
+    """A 'cannot confirm' that quoted the article answered nothing: the follow-up's answer may be the quoted
+    sentence (followup-ar-79: «وبماذا حث الجانب الكوري؟» after the refusal quoting Watson's sentence). The same
+    words after an answer that said them are a repeat."""
+    from bot.messages import unconfirmed_with_quote
+
+    sentence = max(re.split(r"(?<=\.)\s+", engine.article.text), key=len).strip()  # long: the quote is most of it
+    answer = Answer(f"{sentence} [3]", "ar", "answer")
+    refused = [Turn("سؤال سابق؟", unconfirmed_with_quote("ar", 3, sentence), "ar", [2])]
+    assert engine._held_to_the_chat(answer, refused, None, "وماذا بعد؟") is answer
+    answered = [Turn("سؤال سابق؟", f"{sentence} [3]", "ar", [2])]
+    assert engine._held_to_the_chat(answer, answered, None, "وماذا بعد؟").check == "repeats_the_previous_answer"
+
+
 def test_default_model_answers_who_went_along_instead_of_repeating_who_went(default_engine, caplog):
     """Measured: «ومن رافقه في الزيارة؟» after Shoigu was answered with the previous answer word for word;
     rejected as a repeat, the second look names the general who went with him."""

@@ -147,7 +147,7 @@ def test_a_follow_up_answer_that_only_says_the_previous_answer_again_is_caught()
     quoted = ("I could not confirm an answer to that from the article, so I will not guess. The closest the article "
               "comes, in its own words (passage [19]):\n«حثّه الجانب الكوري على وقف مفاوضات الأسلحة مع روسيا.»")
     assert not repeats_the_previous_answer("حثّه الجانب الكوري على وقف مفاوضات الأسلحة مع روسيا. [19]", quoted), \
-        "the article's words a refusal quoted may answer the follow-up"
+        "the refusal's own words are not the answer's"
     summary = ("- كيم سيلتقي بوتين في فلاديفوستوك. [3]\n- زار شويغو بيونغ يانغ في يوليو. [7]\n"
                "- عقدت قمة ثلاثية في كامب ديفيد في أغسطس. [17]")
     assert not repeats_the_previous_answer("زار شويغو بيونغ يانغ في يوليو. [7]", summary), "one line of a summary"
