@@ -43,7 +43,8 @@ from .word_alignment import WordAligner, aligned_enough
 log = logging.getLogger("articlebot.engine")
 
 SENTINEL = "NOT_IN_ARTICLE"
-_SENTINEL_ANY_CASE = re.compile(r"not[_ ]in[_ ]article", re.I)  # the sentence look once wrote "Not_in_article"
+# the refusal sentinel as the sentence look also wrote it: "Not_in_article", and sampled, "Нет_in_article"
+_SENTINEL_ANY_CASE = re.compile(r"not[_ ]in[_ ]article|\w*_in_article", re.I)
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 # a run of citations with what separates them ("[3], [6], and [9]"), removed as one so no ", , ," is left
 _CITATIONS = re.compile(r"[ \t]*\[\d{1,3}\](?:[ \t]*[,،;]?[ \t]*(?:and[ \t]+|و[ \t]*)?\[\d{1,3}\])*")
@@ -423,7 +424,7 @@ class Engine:
             return f"words_not_in_the_sentences words={sorted(outside)}"
         short = len(content_words(look.text)) <= SHORT_ANSWER_WORDS
         if look.language != "ar" and not short:
-            apart, compared = self._aligner.unaligned_words(look.text, quoted, self._name_words)
+            apart, compared = self._aligner.unaligned_words(look.text, quoted, self._name_words, question)
             if not aligned_enough(apart, compared):
                 return f"english_words_not_in_the_sentences words={apart}"
         support = max((h.score for h in look.sources), default=0.0)

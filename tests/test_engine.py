@@ -591,7 +591,8 @@ def test_an_unconfirmed_answer_is_read_off_the_closest_sentences_in_a_short_prom
     assert "فلاديفوستوك" in user
 
     for text, reason in [("في طوكيو.", "words_not_in_the_sentences"), ("NOT_IN_ARTICLE", "refusal"),
-                         ("Not_in_article", "refusal"), ("في عام 1953.", "numbers_not_in_the_sentences")]:
+                         ("Not_in_article", "refusal"), ("Нет_in_article [2]", "refusal"),
+                         ("في عام 1953.", "numbers_not_in_the_sentences")]:
         reply["text"] = text
         caplog.clear()
         with caplog.at_level("INFO", logger="articlebot.engine"):

@@ -1,6 +1,6 @@
 """English answer words against the Arabic sentences they were read off, with the real embedding model."""
 
-from bot.word_alignment import WordAligner, aligned_enough
+from bot.word_alignment import WordAligner, aligned_enough, arabic_forms, english_stem
 
 AGREEMENT = ("ودفعتهم إلى الموافقة على إعلان مشترك للنوايا تضمن فتح أبواب التعاون العسكريّ بين الجانبين بعد عقود طويلة "
              "من المرارة المتبادلة بسبب الجرائم التي ارتكبها الجيش الياباني إبّان احتلاله لكوريا.")
@@ -29,3 +29,24 @@ def test_an_answer_made_of_the_sentences_words_is_told_from_one_that_is_not(engi
     aligner.unaligned_words("The sides agreed on a declaration.", AGREEMENT)
     assert sum(map(len, encoded)) - before == 1, "only the new word is encoded; the sentence's words are kept"
     assert aligned_enough([], 0) and aligner.unaligned_words("", AGREEMENT) == ([], 0)
+
+
+def test_question_words_and_arabic_endings_do_not_count_against_an_answer(engine):
+    aligner = WordAligner(engine.embedder.encode_documents)
+    names = {"john", "kirby", "putin", "kim"}
+    answer = "John Kirby claimed Putin and Kim were exchanging messages before the meeting."
+    apart, compared = aligner.unaligned_words(answer, KIRBY, names, asked="What did John Kirby claim about Putin and Kim?")
+    assert apart == [] and compared == 4, (apart, compared)  # exchanging ~ «تبادل», messages, before, meeting
+    apart, _ = aligner.unaligned_words(answer, KIRBY, names)
+    assert "claimed" in apart, "without the question, «وزعم» does not hold 'claimed' (0.47)"
+    wrong = "John Kirby claimed that Putin and Kim were discussing peace before the meeting."
+    apart, compared = aligner.unaligned_words(wrong, KIRBY, names, asked="What did John Kirby claim about Putin and Kim?")
+    assert not aligned_enough(apart, compared) and {"discussing", "peace"} <= set(apart), apart
+
+
+def test_word_forms():
+    assert english_stem("claimed") == english_stem("claim") == english_stem("claims")
+    assert english_stem("exchanging") == english_stem("exchanged") == english_stem("exchange")
+    assert arabic_forms("تبادلا") == {"تبادلا", "تبادل"}
+    assert arabic_forms("والصواريخ") >= {"والصواريخ", "صواريخ"}
+    assert arabic_forms("لقاء") == {"لقاء"}  # three letters would be left: kept whole
