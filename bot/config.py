@@ -105,6 +105,7 @@ class Settings:
     second_look: bool = True  # an answer rejected as missing the question is asked again with the top passages quoted
     sentence_look: bool = True  # an answer still unconfirmed is read off the closest sentences in a short prompt
     closest_sentence: bool = True  # "cannot confirm" quotes the article's sentence closest to the question
+    translated_look: bool = True  # English: that quoted sentence is translated and the question asked of it
     stop_early: bool = True  # stop generating once a complete sentence fails a check more text cannot undo
     names_in_passages: bool = True  # a listed name in an answer must occur in the retrieved passages or the question
     use_names: bool = True  # put the article's names list (<article>.names.tsv) in the prompt
@@ -174,6 +175,7 @@ class Settings:
             second_look=_bool(env, "ARTICLEBOT_SECOND_LOOK", d.second_look),
             sentence_look=_bool(env, "ARTICLEBOT_SENTENCE_LOOK", d.sentence_look),
             closest_sentence=_bool(env, "ARTICLEBOT_CLOSEST_SENTENCE", d.closest_sentence),
+            translated_look=_bool(env, "ARTICLEBOT_TRANSLATED_LOOK", d.translated_look),
             stop_early=_bool(env, "ARTICLEBOT_STOP_EARLY", d.stop_early),
             names_in_passages=_bool(env, "ARTICLEBOT_NAMES_IN_PASSAGES", d.names_in_passages),
             use_names=_bool(env, "ARTICLEBOT_NAMES", d.use_names),

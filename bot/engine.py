@@ -266,6 +266,11 @@ class Engine:
                 question)
         if final.kind == "unconfirmed" and self.settings.closest_sentence:
             final = self._with_closest_sentence(final, query, candidates[:SENTENCE_LOOK_PASSAGES], question)
+            if (lang == "en" and self.settings.translated_look and closest_quote(final.text)
+                    and not (cancel and cancel.is_set())):
+                looked = self._held_to_the_chat(self._translated_look(question, query, history, started, final),
+                                                history, place, question)
+                final = looked if looked.kind == "answer" else final
         if final.raw:
             self._remember_turn(question, final.text, suffix_text, final.raw)
         yield final
@@ -397,6 +402,41 @@ class Engine:
         if cited := [h for h in hits if h.chunk.id in said]:  # the passages whose quoted sentence says it
             look = replace(look, text=_with_citations(look.text, cited), sources=cited)
         return replace(look, raw="")  # a follow-up sees this turn plainly: it was asked under another prompt
+
+    def _translated_look(self, question: str, query: str, history: list[Turn], started: float,
+                         unconfirmed: Answer) -> Answer:
+        """For an English question, the sentence the 'cannot confirm' answer quotes, translated by the model,
+        and the question asked of that translation in the sentence look's prompt. The small model reads an
+        Arabic sentence better when translating it than when answering from it: asked "What did he claim
+        about Putin and Kim?" beside «... بوتين وكيم تبادلا رسائل ...» it answered "discussing peace" (8 of 8
+        sampled answers wrong), translating the sentence it wrote "exchanged messages". The translation is
+        only read, never shown; the answer must pass the sentence look's checks against the Arabic sentence,
+        and its aligned words must come from one clause of it (`WordAligner.clauses_used`): off a mistranslated
+        sentence the model stitched "Advanced weapons" from «أسلحة» of one clause and «المتقدمة» of another,
+        for what Pyongyang could supply. Returns `unconfirmed` otherwise."""
+        sentence = closest_quote(unconfirmed.text) or ""
+        named = with_the_person_named(question, history, self.article.names)
+        timings = dict(unconfirmed.timings)
+        translation = "".join(self.llm.stream(
+            self._system, self.prompts.fill("summary_sentence_en", sentence=sentence) + "\n" + self._names_line(sentence),
+            self.settings.max_summary_tokens, self.settings.temperature)).replace(SENTINEL, "").strip()
+        user = self.prompts.fill("sentences_question_en", question=named, previous="", names="",
+                                 sentences=f"- {translation}").strip()
+        look = _last(self._generate(user, "en", unconfirmed.sources, timings, query, SENTENCE_LOOK_MAX_TOKENS, None,
+                                    started, question=named, system=self.prompts.text("sentences_system_en").strip(),
+                                    min_support=0.0))
+        reason = look.check or ("" if look.kind == "answer" else look.kind)
+        if look.kind == "answer":
+            reason = self._outside_sentences(look, sentence, named)
+            if not reason and len(clauses := self._aligner.clauses_used(look.text, sentence, self._name_words,
+                                                                          named)) > 1:
+                reason = f"words_from_several_clauses clauses={len(clauses)}"
+        log.info("event=translated_look outcome=%s seconds=%.2f", reason or "answer", time.perf_counter() - started)
+        if reason or not translation:
+            unconfirmed.timings["total_s"] = round(time.perf_counter() - started, 4)
+            return unconfirmed
+        look.timings.update(first_token_s=unconfirmed.timings.get("first_token_s", 0.0), translated_look=1)
+        return replace(look, text=_with_citations(look.text, unconfirmed.sources), sources=unconfirmed.sources, raw="")
 
     def _with_the_asked_clause(self, cid: int, sentence: str, question: str) -> str:
         """A sentence piece joined with the clause of its sentence that holds what the question asks

@@ -187,6 +187,7 @@ _STOP_WORDS = frozenset(lexical_tokens("""
 مع بين كان كانت ثم أو او و ف ب ل كل بعد قبل عند أي اي لماذا بما إلى عام
 the a an of in on at to is are was were and or did does do what which who whom when where why how many much
 by for with from that this it its be been has have had will would could can about according article
+he she they them their his her him we us our you your i me my these those there
 """))
 LONG_ANSWER_WORDS = 8
 

@@ -25,6 +25,7 @@ _ENGLISH_WORD = re.compile(r"[A-Za-z]+")
 _ARABIC_WORD = re.compile(r"[\u0620-\u065f\u0671-\u06d3]+")  # letters and harakat, no Arabic punctuation
 _ARABIC_ENDINGS = ("ان", "ون", "ين", "ات", "ا")  # dual and plural endings («تبادلا» -> «تبادل»)
 _ENGLISH_ENDINGS = ("ing", "ed", "es", "s")
+_CLAUSE_BREAK = re.compile(r"[،؛,;.]")
 
 
 class WordAligner:
@@ -43,15 +44,33 @@ class WordAligner:
         were compared. Left out: the lower-cased `skip` (such as the names another check holds) and the words
         of the question `asked` in any ending: "claimed" for "What did he claim ...?" repeats the question
         and is as much the sentences' word as the question's («وزعم»: 0.47)."""
+        matches = self.closest_words(english, arabic, skip, asked)
+        return [w for w, _, score in matches if score < ALIGNED_MIN], len(matches)
+
+    def clauses_used(self, english: str, arabic: str, skip: Collection[str] = frozenset(),
+                     asked: str = "") -> set[int]:
+        """Which clauses of `arabic` (split at commas, semicolons and full stops) hold the aligned words of
+        `english` (same `skip` and `asked` as `unaligned_words`)."""
+        clauses = [c for c in _CLAUSE_BREAK.split(arabic) if _ARABIC_WORD.search(c)]
+        used = set()
+        for _, arabic_word, score in self.closest_words(english, arabic, skip, asked):
+            if score >= ALIGNED_MIN:
+                used |= {i for i, clause in enumerate(clauses)
+                         if any(arabic_word in arabic_forms(w) for w in _ARABIC_WORD.findall(clause))}
+        return used
+
+    def closest_words(self, english: str, arabic: str, skip: Collection[str] = frozenset(),
+                      asked: str = "") -> list[tuple[str, str, float]]:
+        """Each compared English word (see `unaligned_words`) with its closest Arabic word form and cosine."""
         content = content_words(english)
         given = {english_stem(w) for w in _ENGLISH_WORD.findall(asked)}
         words = [w for w in dict.fromkeys(_ENGLISH_WORD.findall(english))
                  if w.lower() in content and w.lower() not in skip and english_stem(w) not in given]
         targets = sorted({form for word in _ARABIC_WORD.findall(arabic) for form in arabic_forms(word)})
         if not words or not targets:
-            return [], len(words)
-        best = (self._vectors_of(words) @ self._vectors_of(targets).T).max(axis=1)
-        return [w for w, score in zip(words, best) if score < ALIGNED_MIN], len(words)
+            return []
+        scores = self._vectors_of(words) @ self._vectors_of(targets).T
+        return [(w, targets[int(row.argmax())], float(row.max())) for w, row in zip(words, scores)]
 
     def _vectors_of(self, words: list[str]) -> np.ndarray:
         """Safe for chats answered at once: a lookup never fails when another thread empties the cache."""

@@ -709,3 +709,63 @@ def test_a_saved_prompt_state_is_loaded_and_a_damaged_one_replaced(engine, caplo
     with caplog.at_level("INFO", logger="articlebot.llm"):
         llm.warm_prefix(prefix)
     assert "event=prefix_state_loaded" in caplog.text
+
+
+def test_an_english_question_is_asked_again_of_the_quoted_sentences_translation(engine, settings, monkeypatch,
+                                                                                 caplog):
+    """When an English answer ends as 'cannot confirm' with the closest sentence quoted, the model translates
+    that sentence and the question is asked of the translation (the sentence look's prompt, no Arabic). The
+    answer is kept only when its words align with the Arabic sentence; else the quote stays. Not for Arabic
+    questions; ARTICLEBOT_TRANSLATED_LOOK=0 turns it off."""
+    from bot.engine import Engine
+
+    article_system = engine._system
+    translate = engine.prompts.text("summary_sentence_en").split("{sentence}")[0].strip()
+    translation = ("John Kirby said the leaders Putin and Kim exchanged messages before this meeting, pledging to "
+                   "strengthen cooperation between the two countries.")
+    calls: list[tuple[str, str]] = []
+    reply = {"text": ""}
+    first = {"text": "About Putin and Kim."}  # only repeats the question: rejected
+
+    def scripted_stream(system, user, *args, **kwargs):
+        calls.append((system, user))
+        if system == article_system and user.startswith(translate):
+            yield translation
+        elif system == article_system:
+            yield first["text"]
+        else:
+            yield reply["text"]
+
+    monkeypatch.setattr(engine.llm, "stream", scripted_stream)
+    overrides = dict(second_look=False, sentence_look=False)
+    looking = Engine(settings.with_overrides(**overrides), engine.article, engine.index, engine.embedder,
+                     engine.llm, engine.prompts)
+    question = "What did John Kirby claim about Putin and Kim?"
+
+    reply["text"] = "Putin and Kim exchanged messages before this meeting."
+    with caplog.at_level("INFO", logger="articlebot.engine"):
+        kept = looking.answer(question)
+    assert kept.kind == "answer" and kept.text.startswith(reply["text"]) and "[19]" in kept.text, kept.text
+    assert kept.timings["translated_look"] == 1 and [h.chunk.id for h in kept.sources] == [18]
+    assert "event=translated_look outcome=answer" in caplog.text
+    look_system, look_user = calls[-1]
+    assert look_system == engine.prompts.text("sentences_system_en").strip()
+    assert translation in look_user and "تبادلا" not in look_user and question in look_user
+    assert "تبادلا" in calls[-2][1], "the sentence translated is the quoted one"
+
+    reply["text"] = "Putin and Kim were discussing peace before this meeting."
+    caplog.clear()
+    with caplog.at_level("INFO", logger="articlebot.engine"):
+        refused = looking.answer(question)
+    assert refused.kind == "unconfirmed" and "«" in refused.text and "تبادلا رسائل" in refused.text, refused.text
+    assert "event=translated_look outcome=english_words_not_in_the_sentences" in caplog.text
+
+    calls.clear()
+    first["text"] = "عن بوتين وكيم."
+    assert looking.answer("ماذا زعم جون كيربي عن بوتين وكيم؟").kind == "unconfirmed"
+    assert calls and not any(u.startswith(translate) for _, u in calls), "an Arabic question reads the Arabic"
+    first["text"] = "About Putin and Kim."
+    calls.clear()
+    off = Engine(settings.with_overrides(translated_look=False, **overrides), engine.article, engine.index,
+                 engine.embedder, engine.llm, engine.prompts)
+    assert off.answer(question).kind == "unconfirmed" and not any(u.startswith(translate) for _, u in calls)

@@ -50,3 +50,18 @@ def test_word_forms():
     assert arabic_forms("تبادلا") == {"تبادلا", "تبادل"}
     assert arabic_forms("والصواريخ") >= {"والصواريخ", "صواريخ"}
     assert arabic_forms("لقاء") == {"لقاء"}  # three letters would be left: kept whole
+
+
+TRADE = ("والصواريخ الباليستية القصيرة المدى، بالإضافة إلى محركات الدرونات، وهي أسلحة تستهلك منها القوات الروسيّة كميّات "
+         "هائلة خلال عملياتها ضد القوات الأوكرانيّة. وفي المقابل، يمكن أن تتوسع موسكو في تصدير الحبوب والنفط والتكنولوجيا "
+         "العسكرية المتقدمة إلى بيونغ يانغ، فضلاً عن إمكانية الدّفع لها بالعملات الصعبة.")
+
+
+def test_an_answer_stitched_from_two_clauses_is_told_from_one_read_off_a_clause(engine):
+    """Measured: off a mistranslated sentence the model answered "Advanced weapons" for what Pyongyang could
+    supply, «أسلحة» from the clause about Russia's arms use and «المتقدمة» from Moscow's exports."""
+    aligner = WordAligner(engine.embedder.encode_documents)
+    asked = "What could Pyongyang supply to Russia?"
+    assert len(aligner.clauses_used("Advanced weapons.", TRADE, asked=asked)) == 2
+    assert len(aligner.clauses_used("Grain, oil and advanced military technology.", TRADE, asked=asked)) == 1
+    assert aligner.clauses_used("Cheese.", TRADE) == set()
