@@ -261,6 +261,7 @@ class Engine:
                 and not final.check.startswith(SENTENCE_LOOK_SKIPS) and not (cancel and cancel.is_set())):
             if not retracted:
                 yield Retraction(message("checking", lang))
+                retracted = True
             final = self._held_to_the_chat(
                 self._sentence_look(question, lang, query, candidates, history, started, final, place), history, place,
                 question)
@@ -268,6 +269,8 @@ class Engine:
             final = self._with_closest_sentence(final, query, candidates[:SENTENCE_LOOK_PASSAGES], question)
             if (lang == "en" and self.settings.translated_look and closest_quote(final.text)
                     and not (cancel and cancel.is_set())):
+                if not retracted:
+                    yield Retraction(message("checking", lang))
                 looked = self._held_to_the_chat(self._translated_look(question, query, history, started, final),
                                                 history, place, question)
                 final = looked if looked.kind == "answer" else final
@@ -420,6 +423,8 @@ class Engine:
         translation = "".join(self.llm.stream(
             self._system, self.prompts.fill("summary_sentence_en", sentence=sentence) + "\n" + self._names_line(sentence),
             self.settings.max_summary_tokens, self.settings.temperature)).replace(SENTINEL, "").strip()
+        if not translation:
+            return unconfirmed
         user = self.prompts.fill("sentences_question_en", question=named, previous="", names="",
                                  sentences=f"- {translation}").strip()
         look = _last(self._generate(user, "en", unconfirmed.sources, timings, query, SENTENCE_LOOK_MAX_TOKENS, None,
@@ -432,7 +437,7 @@ class Engine:
                                                                           named)) > 1:
                 reason = f"words_from_several_clauses clauses={len(clauses)}"
         log.info("event=translated_look outcome=%s seconds=%.2f", reason or "answer", time.perf_counter() - started)
-        if reason or not translation:
+        if reason:
             unconfirmed.timings["total_s"] = round(time.perf_counter() - started, 4)
             return unconfirmed
         look.timings.update(first_token_s=unconfirmed.timings.get("first_token_s", 0.0), translated_look=1)

@@ -717,7 +717,7 @@ def test_an_english_question_is_asked_again_of_the_quoted_sentences_translation(
     that sentence and the question is asked of the translation (the sentence look's prompt, no Arabic). The
     answer is kept only when its words align with the Arabic sentence; else the quote stays. Not for Arabic
     questions; ARTICLEBOT_TRANSLATED_LOOK=0 turns it off."""
-    from bot.engine import Engine
+    from bot.engine import Engine, Retraction
 
     article_system = engine._system
     translate = engine.prompts.text("summary_sentence_en").split("{sentence}")[0].strip()
@@ -752,6 +752,9 @@ def test_an_english_question_is_asked_again_of_the_quoted_sentences_translation(
     assert look_system == engine.prompts.text("sentences_system_en").strip()
     assert translation in look_user and "تبادلا" not in look_user and question in look_user
     assert "تبادلا" in calls[-2][1], "the sentence translated is the quoted one"
+    items = list(looking.stream_answer(question))
+    assert sum(isinstance(item, Retraction) for item in items) == 1, "the rejected text is withdrawn first"
+    assert items[-1].kind == "answer"
 
     reply["text"] = "Putin and Kim were discussing peace before this meeting."
     caplog.clear()
