@@ -433,8 +433,9 @@ def test_an_answer_off_the_question_gets_a_second_look_with_the_top_passages_quo
 
     monkeypatch.setattr(engine.llm, "stream", recording_stream)
     # no answer can reach this support: every answer is rejected
-    strict = Engine(settings.with_overrides(min_support=1.5, second_look=True, sentence_look=False), engine.article,
-                    engine.index, engine.embedder, engine.llm, engine.prompts)
+    strict = Engine(settings.with_overrides(min_support=1.5, second_look=True, sentence_look=False,
+                                            translated_look=False),
+                    engine.article, engine.index, engine.embedder, engine.llm, engine.prompts)
     question = "Where are Putin and Kim expected to meet?"
     first = strict.answer(question)
     assert first.kind == "unconfirmed" and first.check.startswith("weak_support") and len(asked) == 1
@@ -451,7 +452,8 @@ def test_an_answer_off_the_question_gets_a_second_look_with_the_top_passages_quo
     assert SECOND_LOOK_PASSAGES and all(h.chunk.text in asked[1] for h in hits[:SECOND_LOOK_PASSAGES])
     assert hits[0].chunk.text not in asked[0]
     asked.clear()
-    no_second = Engine(settings.with_overrides(min_support=1.5, second_look=False, sentence_look=False),
+    no_second = Engine(settings.with_overrides(min_support=1.5, second_look=False, sentence_look=False,
+                                               translated_look=False),
                        engine.article, engine.index, engine.embedder, engine.llm, engine.prompts)
     assert no_second.answer(question).kind == "unconfirmed" and len(asked) == 1
 
@@ -465,7 +467,7 @@ def test_cannot_confirm_quotes_the_closest_sentence_when_it_is_close(engine, set
 
     def strict(**overrides):  # no answer can reach this support: every answer is rejected
         return Engine(settings.with_overrides(min_support=1.5, second_look=False, sentence_look=False,
-                                                **overrides), engine.article,
+                                              translated_look=False, **overrides), engine.article,
                       engine.index, engine.embedder, engine.llm, engine.prompts)
 
     answer = strict().answer("Where are Putin and Kim expected to meet?")
@@ -511,15 +513,16 @@ def test_generation_stops_at_the_first_sentence_no_further_text_can_save(engine,
 
     monkeypatch.setattr(engine.llm, "stream", scripted_stream)
     question = "Where are Putin and Kim expected to meet?"
-    early = Engine(settings.with_overrides(second_look=False, sentence_look=False), engine.article, engine.index,
-                   engine.embedder, engine.llm, engine.prompts)
+    early = Engine(settings.with_overrides(second_look=False, sentence_look=False, translated_look=False),
+                   engine.article, engine.index, engine.embedder, engine.llm, engine.prompts)
     with caplog.at_level("INFO", logger="articlebot.engine"):
         answer = early.answer(question)
     assert answer.kind == "unconfirmed" and answer.check == "numbers_not_in_article numbers=['4321']"
     assert read == pieces[:4], "stopped once the doomed sentence was complete"
     assert "event=generation_stopped_early reason=numbers_not_in_article" in caplog.text
     read.clear()
-    patient = Engine(settings.with_overrides(second_look=False, sentence_look=False, stop_early=False),
+    patient = Engine(settings.with_overrides(second_look=False, sentence_look=False, translated_look=False,
+                                             stop_early=False),
                      engine.article, engine.index, engine.embedder, engine.llm, engine.prompts)
     assert patient.answer(question).check == answer.check and read == pieces
     read.clear()
@@ -619,8 +622,8 @@ def test_an_unconfirmed_answer_is_read_off_the_closest_sentences_in_a_short_prom
     first["text"] = "سيلتقيان في فلاديفوستوك بعد 4321 يوماً."  # an invented number: asked again, it invents again
     assert looking.answer(question).check.startswith("numbers_not_in_article") and not looks
     first["text"] = "سيلتقي بوتين وكيم."
-    off = Engine(settings.with_overrides(second_look=False, sentence_look=False), engine.article, engine.index,
-                 engine.embedder, engine.llm, engine.prompts)
+    off = Engine(settings.with_overrides(second_look=False, sentence_look=False, translated_look=False),
+                 engine.article, engine.index, engine.embedder, engine.llm, engine.prompts)
     assert off.answer(question).kind == "unconfirmed" and not looks
 
 
@@ -631,8 +634,8 @@ def test_dates_from_memory_are_cut_and_past_years_do_not_answer_when_will(engine
 
     reply = {"text": ""}
     monkeypatch.setattr(engine.llm, "stream", lambda *args, **kwargs: iter([reply["text"]]))
-    plain = Engine(settings.with_overrides(second_look=False, sentence_look=False), engine.article, engine.index,
-                   engine.embedder, engine.llm, engine.prompts)
+    plain = Engine(settings.with_overrides(second_look=False, sentence_look=False, translated_look=False),
+                   engine.article, engine.index, engine.embedder, engine.llm, engine.prompts)
 
     reply["text"] = "Shoigu visited Pyongyang on July 20, 2023."
     with caplog.at_level("INFO", logger="articlebot.engine"):
@@ -664,8 +667,8 @@ def test_a_name_its_passages_give_only_as_an_adjective_is_not_confirmed(engine, 
 
     monkeypatch.setattr(engine.llm, "stream", lambda *args, **kwargs: iter(
         ["Adrian Watson is a journalist from the United States."]))
-    plain = Engine(settings.with_overrides(second_look=False, sentence_look=False), engine.article, engine.index,
-                   engine.embedder, engine.llm, engine.prompts)
+    plain = Engine(settings.with_overrides(second_look=False, sentence_look=False, translated_look=False),
+                   engine.article, engine.index, engine.embedder, engine.llm, engine.prompts)
     answer = plain.answer("Who is Adrian Watson?")
     assert answer.kind == "unconfirmed" and answer.check == "names_not_in_the_passages names=['the United States']"
     assert "journalist" not in answer.text
