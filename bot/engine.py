@@ -408,8 +408,9 @@ class Engine:
 
     def _translated_look(self, question: str, query: str, history: list[Turn], started: float,
                          unconfirmed: Answer) -> Answer:
-        """For an English question, the sentence the 'cannot confirm' answer quotes, translated by the model,
-        and the question asked of that translation in the sentence look's prompt. The small model reads an
+        """For an English question, the sentence the 'cannot confirm' answer quotes, translated by the model
+        (as a translated summary's sentences are, plus its names' English spellings), and the question asked of
+        that translation in the sentence look's prompt. The default model reads an
         Arabic sentence better when translating it than when answering from it: asked "What did he claim
         about Putin and Kim?" beside «... بوتين وكيم تبادلا رسائل ...» it answered "discussing peace" (8 of 8
         sampled answers wrong), translating the sentence it wrote "exchanged messages". The translation is
@@ -420,9 +421,7 @@ class Engine:
         sentence = closest_quote(unconfirmed.text) or ""
         named = with_the_person_named(question, history, self.article.names)
         timings = dict(unconfirmed.timings)
-        translation = "".join(self.llm.stream(
-            self._system, self.prompts.fill("summary_sentence_en", sentence=sentence) + "\n" + self._names_line(sentence),
-            self.settings.max_summary_tokens, self.settings.temperature)).replace(SENTINEL, "").strip()
+        translation = self._translation(sentence, "en", self._names_line(sentence)).replace(SENTINEL, "").strip()
         if not translation:
             return unconfirmed
         user = self.prompts.fill("sentences_question_en", question=named, previous="", names="",
@@ -730,8 +729,7 @@ class Engine:
         """`sentence` in `lang` by the model, or "" when the translation fails a check that more text cannot
         undo (a number the article never writes, a name off the names list or outside the sentence's passage);
         `listed` and `sources` come from `_check_inputs`, as for answers."""
-        raw = "".join(self.llm.stream(self._system, self.prompts.fill(f"summary_sentence_{lang}", sentence=sentence),
-                                      self.settings.max_summary_tokens, self.settings.temperature))
+        raw = self._translation(sentence, lang)
         lines = [ln.strip().lstrip("-•* ").strip() for ln in _CITATIONS.sub("", raw.replace(SENTINEL, "")).splitlines()]
         text = next((ln for ln in lines if ln and not ln.endswith(":")), "")  # not a label ("In English:")
         reason = "empty" if not text else lasting_reason(text, lang, "", self.article.text, listed, sources)
@@ -741,6 +739,13 @@ class Engine:
             log.info("event=summary_sentence_dropped reason=%s", reason)
             return ""
         return text
+
+    def _translation(self, sentence: str, lang: str, names: str | None = None) -> str:
+        """The model's raw translation of an article `sentence` into `lang` (`prompts/summary_sentence_*.txt`),
+        with a line of `names` (`_names_line`, may be empty) after it when given."""
+        user = self.prompts.fill(f"summary_sentence_{lang}", sentence=sentence)
+        user += "" if names is None else f"\n{names}"
+        return "".join(self.llm.stream(self._system, user, self.settings.max_summary_tokens, self.settings.temperature))
 
     def _cached_summary(self, lang: str, started: float) -> Answer | None:
         cached = _read_json(self._summary_path(lang))
