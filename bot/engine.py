@@ -178,6 +178,12 @@ class Engine:
                  len(index.chunks), engine.prefix_tokens, time.perf_counter() - started)
         return engine
 
+    def with_overrides(self, **overrides) -> "Engine":
+        """This engine's article, index, models and prompts under settings changed by `overrides` (those that
+        shape answers: checks, looks, prompts; not model paths or the index location)."""
+        return Engine(self.settings.with_overrides(**overrides), self.article, self.index, self.embedder, self.llm,
+                      self.prompts)
+
     def warm(self) -> float:
         return self.llm.warm(self._system)
 

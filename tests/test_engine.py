@@ -276,10 +276,8 @@ def test_names_list_goes_into_the_prompt_only_when_enabled(engine, settings):
 
 
 def test_quoted_passages_travel_with_the_question_in_the_whole_article_layout(engine, settings):
-    from bot.engine import Engine
 
-    quoting = Engine(settings.with_overrides(quote_passages=2), engine.article, engine.index, engine.embedder,
-                     engine.llm, engine.prompts)
+    quoting = engine.with_overrides(quote_passages=2)
     _, hits, _ = quoting.retrieve("Where are Putin and Kim expected to meet?", [])
     prompt = quoting._question_prompt("Where are Putin and Kim expected to meet?", "en", hits, [])
     assert hits[0].chunk.text in prompt and hits[2].chunk.text not in prompt
@@ -290,10 +288,8 @@ def test_an_english_question_with_quoted_passages_gets_their_names_in_english(en
     """Next to an English question, the names in the quoted passages with their English spelling: the
     passage about Kim's 2019 train trip brings «فيتنام = Vietnam», not names from other passages. Arabic
     questions and questions without quoted passages get no such line; ARTICLEBOT_PASSAGE_NAMES=0 turns it off."""
-    from bot.engine import Engine
 
-    quoting = Engine(settings.with_overrides(quote_passages=1), engine.article, engine.index, engine.embedder,
-                     engine.llm, engine.prompts)
+    quoting = engine.with_overrides(quote_passages=1)
     question = "Where did Kim travel by train in 2019?"
     _, hits, _ = quoting.retrieve(question, [])
     assert "فيتنام" in hits[0].chunk.text
@@ -302,8 +298,7 @@ def test_an_english_question_with_quoted_passages_gets_their_names_in_english(en
     assert "فيتنام = Vietnam" in line and "دونالد ترامب = Donald Trump" in line and "Seoul" not in line
     assert "Names in these passages" not in quoting._question_prompt("إلى أين سافر كيم بالقطار؟", "ar", hits, [])
     assert "Names in these passages" not in engine._question_prompt(question, "en", hits, []), "nothing quoted"
-    off = Engine(settings.with_overrides(quote_passages=1, passage_names=False), engine.article, engine.index,
-                 engine.embedder, engine.llm, engine.prompts)
+    off = engine.with_overrides(quote_passages=1, passage_names=False)
     assert "Names in these passages" not in off._question_prompt(question, "en", hits, [])
 
 
@@ -379,10 +374,9 @@ def test_a_follow_up_reuses_the_cached_previous_turn(engine, settings):
     holds it and only the new question is computed. Greedy decoding: at t=0.1 the small model's first
     answer is now and then one the checks reject (seen once in CI), and this test needs an answer (without
     "in July" the small model now dates the visit "August 2019", which the date check rejects)."""
-    from bot.engine import Engine, Turn
+    from bot.engine import Turn
 
-    engine = Engine(settings.with_overrides(temperature=0.0), engine.article, engine.index, engine.embedder,
-                    engine.llm, engine.prompts)
+    engine = engine.with_overrides(temperature=0.0)
     first = engine.answer("Which Russian minister visited Pyongyang in July?")
     assert first.kind == "answer" and first.raw, first
     history = [Turn("Which Russian minister visited Pyongyang in July?", first.text, first.language,
@@ -422,7 +416,7 @@ def test_an_answer_off_the_question_gets_a_second_look_with_the_top_passages_quo
     Answers rejected by other checks (here: weak support) are not asked again; ARTICLEBOT_SECOND_LOOK=0 turns
     it off."""
     import bot.engine as engine_module
-    from bot.engine import SECOND_LOOK_PASSAGES, Engine, Retraction
+    from bot.engine import SECOND_LOOK_PASSAGES, Retraction
 
     asked: list[str] = []
     real_stream = engine.llm.stream
@@ -433,9 +427,7 @@ def test_an_answer_off_the_question_gets_a_second_look_with_the_top_passages_quo
 
     monkeypatch.setattr(engine.llm, "stream", recording_stream)
     # no answer can reach this support: every answer is rejected
-    strict = Engine(settings.with_overrides(min_support=1.5, second_look=True, sentence_look=False,
-                                            translated_look=False),
-                    engine.article, engine.index, engine.embedder, engine.llm, engine.prompts)
+    strict = engine.with_overrides(min_support=1.5, second_look=True, sentence_look=False, translated_look=False)
     question = "Where are Putin and Kim expected to meet?"
     first = strict.answer(question)
     assert first.kind == "unconfirmed" and first.check.startswith("weak_support") and len(asked) == 1
@@ -452,9 +444,7 @@ def test_an_answer_off_the_question_gets_a_second_look_with_the_top_passages_quo
     assert SECOND_LOOK_PASSAGES and all(h.chunk.text in asked[1] for h in hits[:SECOND_LOOK_PASSAGES])
     assert hits[0].chunk.text not in asked[0]
     asked.clear()
-    no_second = Engine(settings.with_overrides(min_support=1.5, second_look=False, sentence_look=False,
-                                               translated_look=False),
-                       engine.article, engine.index, engine.embedder, engine.llm, engine.prompts)
+    no_second = engine.with_overrides(min_support=1.5, second_look=False, sentence_look=False, translated_look=False)
     assert no_second.answer(question).kind == "unconfirmed" and len(asked) == 1
 
 
@@ -462,13 +452,12 @@ def test_cannot_confirm_quotes_the_closest_sentence_when_it_is_close(engine, set
     """An unconfirmed answer goes on with the top passages' sentence closest to the question, verbatim, and
     that passage as its source; a question the article does not touch (GDP) gets the plain 'cannot confirm'.
     ARTICLEBOT_CLOSEST_SENTENCE=0 turns the quote off."""
-    from bot.engine import CLOSEST_MIN_SIMILARITY, Answer, Engine
+    from bot.engine import CLOSEST_MIN_SIMILARITY, Answer
     from bot.messages import message
 
     def strict(**overrides):  # no answer can reach this support: every answer is rejected
-        return Engine(settings.with_overrides(min_support=1.5, second_look=False, sentence_look=False,
-                                              translated_look=False, **overrides), engine.article,
-                      engine.index, engine.embedder, engine.llm, engine.prompts)
+        return engine.with_overrides(min_support=1.5, second_look=False, sentence_look=False, translated_look=False,
+                                     **overrides)
 
     answer = strict().answer("Where are Putin and Kim expected to meet?")
     assert answer.kind == "unconfirmed" and answer.text.startswith(message("unconfirmed", "en"))
@@ -501,7 +490,6 @@ def test_generation_stops_at_the_first_sentence_no_further_text_can_save(engine,
     """A complete sentence with a number the article never writes dooms the answer: the engine stops reading
     the model there instead of waiting for the rest, and the answer is the same 'cannot confirm' as without
     the early stop (ARTICLEBOT_STOP_EARLY=0), which reads every piece."""
-    from bot.engine import Engine
 
     pieces = ["They will meet in Vladivostok.", " The forum has", " 4321 guests.", " Then", *[" more"] * 40, "."]
     read: list[str] = []
@@ -513,17 +501,14 @@ def test_generation_stops_at_the_first_sentence_no_further_text_can_save(engine,
 
     monkeypatch.setattr(engine.llm, "stream", scripted_stream)
     question = "Where are Putin and Kim expected to meet?"
-    early = Engine(settings.with_overrides(second_look=False, sentence_look=False, translated_look=False),
-                   engine.article, engine.index, engine.embedder, engine.llm, engine.prompts)
+    early = engine.with_overrides(second_look=False, sentence_look=False, translated_look=False)
     with caplog.at_level("INFO", logger="articlebot.engine"):
         answer = early.answer(question)
     assert answer.kind == "unconfirmed" and answer.check == "numbers_not_in_article numbers=['4321']"
     assert read == pieces[:4], "stopped once the doomed sentence was complete"
     assert "event=generation_stopped_early reason=numbers_not_in_article" in caplog.text
     read.clear()
-    patient = Engine(settings.with_overrides(second_look=False, sentence_look=False, translated_look=False,
-                                             stop_early=False),
-                     engine.article, engine.index, engine.embedder, engine.llm, engine.prompts)
+    patient = engine.with_overrides(second_look=False, sentence_look=False, translated_look=False, stop_early=False)
     assert patient.answer(question).check == answer.check and read == pieces
     read.clear()
     pieces[2] = " many guests."
@@ -563,7 +548,7 @@ def test_an_unconfirmed_answer_is_read_off_the_closest_sentences_in_a_short_prom
     it passes the checks and is made of those sentences: their numbers, and their words (in English, most of
     the words have a translation among them, `WordAligner`); a NOT_IN_ARTICLE (in any case), a word or a
     number from elsewhere leaves the honest 'cannot confirm'. Not asked after an invented number. ARTICLEBOT_SENTENCE_LOOK=0 turns it off."""
-    from bot.engine import SENTENCE_LOOK_SENTENCES, Engine
+    from bot.engine import SENTENCE_LOOK_SENTENCES
 
     article_system = engine._system
     looks: list[tuple[str, str]] = []
@@ -578,8 +563,7 @@ def test_an_unconfirmed_answer_is_read_off_the_closest_sentences_in_a_short_prom
         yield reply["text"]
 
     monkeypatch.setattr(engine.llm, "stream", scripted_stream)
-    looking = Engine(settings.with_overrides(second_look=False), engine.article, engine.index, engine.embedder,
-                     engine.llm, engine.prompts)
+    looking = engine.with_overrides(second_look=False)
     question = "أين سيلتقي بوتين وكيم؟"
 
     reply["text"] = "في فلاديفوستوك."
@@ -622,20 +606,17 @@ def test_an_unconfirmed_answer_is_read_off_the_closest_sentences_in_a_short_prom
     first["text"] = "سيلتقيان في فلاديفوستوك بعد 4321 يوماً."  # an invented number: asked again, it invents again
     assert looking.answer(question).check.startswith("numbers_not_in_article") and not looks
     first["text"] = "سيلتقي بوتين وكيم."
-    off = Engine(settings.with_overrides(second_look=False, sentence_look=False, translated_look=False),
-                 engine.article, engine.index, engine.embedder, engine.llm, engine.prompts)
+    off = engine.with_overrides(second_look=False, sentence_look=False, translated_look=False)
     assert off.answer(question).kind == "unconfirmed" and not looks
 
 
 def test_dates_from_memory_are_cut_and_past_years_do_not_answer_when_will(engine, settings, monkeypatch, caplog):
     """A day and a year the article never writes are cut from its month, and the cut answer is checked again
     and shown; a "when will" question answered with a year of a past event is not confirmed."""
-    from bot.engine import Engine
 
     reply = {"text": ""}
     monkeypatch.setattr(engine.llm, "stream", lambda *args, **kwargs: iter([reply["text"]]))
-    plain = Engine(settings.with_overrides(second_look=False, sentence_look=False, translated_look=False),
-                   engine.article, engine.index, engine.embedder, engine.llm, engine.prompts)
+    plain = engine.with_overrides(second_look=False, sentence_look=False, translated_look=False)
 
     reply["text"] = "Shoigu visited Pyongyang on July 20, 2023."
     with caplog.at_level("INFO", logger="articlebot.engine"):
@@ -663,12 +644,10 @@ def test_a_name_its_passages_give_only_as_an_adjective_is_not_confirmed(engine, 
     """Watson's passage calls the National Security Council «الأمريكيّ», never «الولايات المتحدة». Measured:
     taking the adjective as the name let three false English claims through (Watson "a journalist from the
     United States", Kirby on "a coalition against the United States"), so the name must be in the passages."""
-    from bot.engine import Engine
 
     monkeypatch.setattr(engine.llm, "stream", lambda *args, **kwargs: iter(
         ["Adrian Watson is a journalist from the United States."]))
-    plain = Engine(settings.with_overrides(second_look=False, sentence_look=False, translated_look=False),
-                   engine.article, engine.index, engine.embedder, engine.llm, engine.prompts)
+    plain = engine.with_overrides(second_look=False, sentence_look=False, translated_look=False)
     answer = plain.answer("Who is Adrian Watson?")
     assert answer.kind == "unconfirmed" and answer.check == "names_not_in_the_passages names=['the United States']"
     assert "journalist" not in answer.text
@@ -720,7 +699,7 @@ def test_an_english_question_is_asked_again_of_the_quoted_sentences_translation(
     that sentence and the question is asked of the translation (the sentence look's prompt, no Arabic). The
     answer is kept only when its words align with the Arabic sentence; else the quote stays. Not for Arabic
     questions; ARTICLEBOT_TRANSLATED_LOOK=0 turns it off."""
-    from bot.engine import Engine, Retraction
+    from bot.engine import Retraction
 
     article_system = engine._system
     translate = engine.prompts.text("summary_sentence_en").split("{sentence}")[0].strip()
@@ -741,8 +720,7 @@ def test_an_english_question_is_asked_again_of_the_quoted_sentences_translation(
 
     monkeypatch.setattr(engine.llm, "stream", scripted_stream)
     overrides = dict(second_look=False, sentence_look=False)
-    looking = Engine(settings.with_overrides(**overrides), engine.article, engine.index, engine.embedder,
-                     engine.llm, engine.prompts)
+    looking = engine.with_overrides(**overrides)
     question = "What did John Kirby claim about Putin and Kim?"
 
     reply["text"] = "Putin and Kim exchanged messages before this meeting."
@@ -772,6 +750,5 @@ def test_an_english_question_is_asked_again_of_the_quoted_sentences_translation(
     assert calls and not any(u.startswith(translate) for _, u in calls), "an Arabic question reads the Arabic"
     first["text"] = "About Putin and Kim."
     calls.clear()
-    off = Engine(settings.with_overrides(translated_look=False, **overrides), engine.article, engine.index,
-                 engine.embedder, engine.llm, engine.prompts)
+    off = engine.with_overrides(translated_look=False, **overrides)
     assert off.answer(question).kind == "unconfirmed" and not any(u.startswith(translate) for _, u in calls)

@@ -302,12 +302,10 @@ async def test_a_rejected_first_answer_is_withdrawn_in_the_chat_before_the_secon
     text at once (a note says the passages are being read again) and ends with the checked answer. Every answer
     is rejected here (support above 1), and the second look is allowed after that check."""
     import bot.engine as engine_module
-    from bot.engine import Engine
     from bot.messages import message
 
     monkeypatch.setattr(engine_module, "SECOND_LOOK_CHECKS", ("weak_support",))
-    strict = Engine(settings.with_overrides(min_support=1.5, sentence_look=False, translated_look=False),
-                    engine.article, engine.index, engine.embedder, engine.llm, engine.prompts)
+    strict = engine.with_overrides(min_support=1.5, sentence_look=False, translated_look=False)
     server = FakeTelegram()  # its own server: the module's app must not take these updates
     await server.start()
     application = await start_app(server, settings, strict, tmp_path)
