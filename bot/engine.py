@@ -289,8 +289,8 @@ class Engine:
         """`answer` unconfirmed when, as a follow-up's answer, it misses what the chat already settled: it only
         says again what the previous answer said (`repeats_the_previous_answer`: «ومن رافقه في الزيارة؟» was
         answered with the previous answer, word for word; a previous 'cannot confirm' quoting the article
-        answered nothing, and the follow-up's answer may be the sentence it quoted), or it answers a follow-up about the `place` the
-        previous answer gave ("and what did they agree to there?", `the_place_named`) with a name the article
+        answered nothing, and the follow-up's answer may be the sentence it quoted), or it answers a follow-up
+        about the `place` the previous answer gave ("and what did they agree to there?", `the_place_named`) with a name the article
         writes only away from it (`names_apart_from_the_place`: "They agreed to stop military talks with
         Russia" for Camp David). Else unchanged; run after each look."""
         if answer.kind != "answer" or not history:
@@ -395,18 +395,9 @@ class Engine:
                                  sentences="\n".join(f"- {sentence}" for _, sentence, _ in closest)).strip()
         ids = {cid for cid, _, _ in closest}
         hits = [h for h in shown if h.chunk.id in ids]
-        timings = dict(first.timings)
-        look = _last(self._generate(user, lang, hits, timings, query, SENTENCE_LOOK_MAX_TOKENS, None, started,
-                                    question=question, system=self.prompts.text(f"sentences_system_{lang}").strip(),
-                                    min_support=0.0))
-        reason = look.check or ("" if look.kind == "answer" else look.kind)
-        if look.kind == "answer":
-            reason = self._outside_sentences(look, quoted, question)
-        log.info("event=sentence_look outcome=%s seconds=%.2f", reason or "answer", timings.get("generation_s", 0.0))
-        if reason:
-            first.timings["total_s"] = timings.get("total_s", first.timings.get("total_s", 0.0))
+        look = self._short_look("sentence_look", user, lang, hits, query, started, question, quoted, first)
+        if look is None:
             return first
-        look.timings.update(first_token_s=first.timings.get("first_token_s", 0.0), sentence_look=1)
         said = {closest[i][0] for i in sentences_saying(look.text, [s for _, s, _ in closest], self.article.names)}
         if cited := [h for h in hits if h.chunk.id in said]:  # the passages whose quoted sentence says it
             look = replace(look, text=_with_citations(look.text, cited), sources=cited)
@@ -416,9 +407,9 @@ class Engine:
                          unconfirmed: Answer) -> Answer:
         """For an English question, the sentence the 'cannot confirm' answer quotes, translated by the model
         (as a translated summary's sentences are, plus its names' English spellings), and the question asked of
-        that translation in the sentence look's prompt. The default model reads an
-        Arabic sentence better when translating it than when answering from it: asked "What did he claim
-        about Putin and Kim?" beside «... بوتين وكيم تبادلا رسائل ...» it answered "discussing peace" (8 of 8
+        that translation in the sentence look's prompt (`_short_look`). The default model reads an Arabic
+        sentence better when translating it than when answering from it: asked "What did he claim about Putin
+        and Kim?" beside «... بوتين وكيم تبادلا رسائل ...» it answered "discussing peace" (8 of 8
         sampled answers wrong), translating the sentence it wrote "exchanged messages". The translation is
         only read, never shown; the answer must pass the sentence look's checks against the Arabic sentence,
         and its aligned words must come from one clause of it (`WordAligner.clauses_used`): off a mistranslated
@@ -426,27 +417,39 @@ class Engine:
         for what Pyongyang could supply. Returns `unconfirmed` otherwise."""
         sentence = closest_quote(unconfirmed.text) or ""
         named = with_the_person_named(question, history, self.article.names)
-        timings = dict(unconfirmed.timings)
         translation = self._translation(sentence, "en", self._names_line(sentence)).replace(SENTINEL, "").strip()
         if not translation:
             return unconfirmed
         user = self.prompts.fill("sentences_question_en", question=named, previous="", names="",
                                  sentences=f"- {translation}").strip()
-        look = _last(self._generate(user, "en", unconfirmed.sources, timings, query, SENTENCE_LOOK_MAX_TOKENS, None,
-                                    started, question=named, system=self.prompts.text("sentences_system_en").strip(),
+        look = self._short_look("translated_look", user, "en", unconfirmed.sources, query, started, named, sentence,
+                                unconfirmed, one_clause=True)
+        if look is None:
+            return unconfirmed
+        return replace(look, text=_with_citations(look.text, unconfirmed.sources), sources=unconfirmed.sources, raw="")
+
+    def _short_look(self, name: str, user: str, lang: str, hits: list[Hit], query: str, started: float,
+                    question: str, quoted: str, first: Answer, one_clause: bool = False) -> Answer | None:
+        """The answer to `user` in the short prompt of the sentence look (`prompts/sentences_*`), when it passes
+        the checks and is read off the `quoted` sentences (`_outside_sentences`; with `one_clause`, its aligned
+        English words also come from one clause of them), with its `first_token_s` that of `first` and a
+        `name`=1 timing; else None, and `first` gets the time spent. Logs `event=<name>`."""
+        timings = dict(first.timings)
+        look = _last(self._generate(user, lang, hits, timings, query, SENTENCE_LOOK_MAX_TOKENS, None, started,
+                                    question=question, system=self.prompts.text(f"sentences_system_{lang}").strip(),
                                     min_support=0.0))
         reason = look.check or ("" if look.kind == "answer" else look.kind)
         if look.kind == "answer":
-            reason = self._outside_sentences(look, sentence, named)
-            if not reason and len(clauses := self._aligner.clauses_used(look.text, sentence, self._name_words,
-                                                                          named)) > 1:
+            reason = self._outside_sentences(look, quoted, question)
+            if not reason and one_clause and len(
+                    clauses := self._aligner.clauses_used(look.text, quoted, self._name_words, question)) > 1:
                 reason = f"words_from_several_clauses clauses={len(clauses)}"
-        log.info("event=translated_look outcome=%s seconds=%.2f", reason or "answer", time.perf_counter() - started)
+        log.info("event=%s outcome=%s seconds=%.2f", name, reason or "answer", timings.get("generation_s", 0.0))
         if reason:
-            unconfirmed.timings["total_s"] = round(time.perf_counter() - started, 4)
-            return unconfirmed
-        look.timings.update(first_token_s=unconfirmed.timings.get("first_token_s", 0.0), translated_look=1)
-        return replace(look, text=_with_citations(look.text, unconfirmed.sources), sources=unconfirmed.sources, raw="")
+            first.timings["total_s"] = timings.get("total_s", first.timings.get("total_s", 0.0))
+            return None
+        look.timings.update({"first_token_s": first.timings.get("first_token_s", 0.0), name: 1})
+        return look
 
     def _with_the_asked_clause(self, cid: int, sentence: str, question: str) -> str:
         """A sentence piece joined with the clause of its sentence that holds what the question asks
