@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Protocol, Sequence
 
+from .answer.span_constraint import SpanConstraint, VocabIndex
 from .lookup_decoding import LookupDecoder, detokenize_stream
 
 log = logging.getLogger("articlebot.llm")
@@ -72,9 +73,11 @@ class ChatModel(Protocol):
 
     def stream(self, system: str, user: str, max_tokens: int, temperature: float = 0.1,
                stats: "GenerationStats | None" = None, cancel: threading.Event | None = None,
-               earlier: Sequence[tuple[str, str]] = (), not_opening: str = "") -> Iterator[str]:
+               earlier: Sequence[tuple[str, str]] = (), not_opening: str = "",
+               constraint: "SpanConstraint | None" = None) -> Iterator[str]:
         """`not_opening`: the answer must not begin with this text's first token (a backend that cannot
-        steer its first token ignores it)."""
+        steer its first token ignores it). `constraint`: from the backend's `span_constraint` (optional: a
+        backend without one answers freely and the pipeline checks the quote)."""
 
 
 def chat_messages(system: str, user: str, earlier: Sequence[tuple[str, str]] = ()) -> list[dict[str, str]]:
@@ -162,6 +165,7 @@ class LocalLLM:
         self.fingerprint = self._fingerprint()
         self._splits: dict[str, tuple[int, list[int]]] = {}  # system text -> (prefix length, prefix tokens)
         self._lookup: LookupDecoder | None = None
+        self._vocab: VocabIndex | None = None  # built on the first constrained answer
         self.set_lookup_draft(lookup_draft)
 
     def set_lookup_draft(self, tokens: int) -> None:
@@ -280,12 +284,25 @@ class LocalLLM:
 
     def stream(self, system: str, user: str, max_tokens: int, temperature: float = 0.1,
                stats: GenerationStats | None = None, cancel: threading.Event | None = None,
-               earlier: Sequence[tuple[str, str]] = (), not_opening: str = "") -> Iterator[str]:
-        """Yield text pieces of the answer. One generation at a time (the KV cache is shared)."""
+               earlier: Sequence[tuple[str, str]] = (), not_opening: str = "",
+               constraint: SpanConstraint | None = None) -> Iterator[str]:
+        """Yield text pieces of the answer. One generation at a time (the KV cache is shared). With a
+        `constraint` (from `span_constraint`) the answer is a verbatim span of its sources."""
         prefix, suffix = self.render(system, user, earlier)
         banned = self.llama.tokenize(not_opening.strip().encode(), add_bos=False, special=False)[:1]
         turns = self._turns_tokens(system, earlier, suffix) if earlier else 0
-        yield from self.stream_tokens(prefix, suffix, max_tokens, temperature, stats, cancel, banned, turns)
+        yield from self.stream_tokens(prefix, suffix, max_tokens, temperature, stats, cancel, banned, turns,
+                                      constraint)
+
+    def span_constraint(self, sources: Sequence[str], alternatives: Sequence[str] = ()) -> SpanConstraint:
+        """A logits processor for `stream` that keeps the answer a verbatim span of `sources`, or one of the
+        `alternatives` texts whole (the refusal sentinel)."""
+        if self._vocab is None:
+            self._vocab = VocabIndex.build(self.llama.n_vocab(), lambda t: self.llama.detokenize([t]))
+        stops = [t for t in (self.llama.token_eos(), *self.llama.tokenize(b"<|im_end|>", add_bos=False, special=True))
+                 if t >= 0]
+        tokenized = [self.llama.tokenize(a.encode("utf-8"), add_bos=False, special=False) for a in alternatives]
+        return SpanConstraint(self._vocab, sources, sorted(set(stops)), tokenized)
 
     def _turns_tokens(self, system: str, earlier: Sequence[tuple[str, str]], suffix: list[int]) -> int:
         """How many tokens of `suffix` (rendered with `earlier`) the earlier turns take up to the end of the
@@ -297,7 +314,8 @@ class LocalLLM:
 
     def stream_tokens(self, prefix: list[int], suffix: list[int], max_tokens: int, temperature: float = 0.1,
                       stats: GenerationStats | None = None, cancel: threading.Event | None = None,
-                      banned_first: Sequence[int] = (), turns: int = 0) -> Iterator[str]:
+                      banned_first: Sequence[int] = (), turns: int = 0,
+                      constraint: SpanConstraint | None = None) -> Iterator[str]:
         """Yield text pieces for the prompt `prefix` + `suffix`. Of what the KV cache holds, only the prefix,
         or the prefix and the first `turns` suffix tokens (a chat's earlier turns, to the end of the last
         answer) when it holds them all, is reused: the rest is computed from the same position whatever the
@@ -323,13 +341,16 @@ class LocalLLM:
             stats.evaluated_tokens = len(tokens) - cached
             try:
                 steering = {"logits_processor": [FirstTokenBan(banned_first)]} if banned_first else {}
-                if self._lookup is not None:
+                repeat_penalty = self.repeat_penalty
+                if constraint is not None:  # a quote repeats the prompt by design: no penalty, no drafts
+                    steering, repeat_penalty = {"logits_processor": [constraint]}, 1.0
+                if self._lookup is not None and constraint is None:
                     yield from self._stream_lookup(tokens, cached, max_tokens, temperature, stats, started, cancel,
                                                    steering)
                     return
                 pieces = self.llama.create_completion(
                     prompt=tokens, max_tokens=max_tokens, temperature=temperature, **SAMPLING, **steering,
-                    repeat_penalty=self.repeat_penalty, stream=True, stop=["<|im_end|>", "<|endoftext|>", "NOT_IN_ARTICLE\n"],
+                    repeat_penalty=repeat_penalty, stream=True, stop=["<|im_end|>", "<|endoftext|>", "NOT_IN_ARTICLE\n"],
                 )
                 for piece in pieces:
                     text = piece["choices"][0]["text"]
@@ -345,7 +366,7 @@ class LocalLLM:
                 stats.total_s = time.perf_counter() - started
                 # Streamed pieces undercount tokens (an Arabic letter split over two tokens is one piece):
                 # every sampled token but the last was evaluated, so the cache length tells the real count.
-                if stats.completion_tokens and self._lookup is None:
+                if stats.completion_tokens and (self._lookup is None or constraint is not None):
                     stats.completion_tokens = max(stats.completion_tokens, self.llama.n_tokens - len(tokens) + 1)
 
     def _stream_lookup(self, tokens: list[int], cached: int, max_tokens: int, temperature: float,

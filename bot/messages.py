@@ -25,6 +25,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "I could not confirm an answer to that from the article, so I will not guess.",
         "ar": "لم أستطع التحقق من إجابة لذلك من نص المقال، لذا لن أخمّن.",
     },
+    "article_words": {  # an English answer given in the article's own (Arabic) words
+        "en": "In the article's own words: «{quote}»",
+        "ar": "بكلمات المقال: «{quote}»",
+    },
     "closest_sentence": {  # follows "unconfirmed": see unconfirmed_with_quote
         "en": "The closest the article comes, in its own words (passage [{number}]):\n«{sentence}»",
         "ar": "أقرب ما يقوله المقال، بنصّه (المقطع [{number}]):\n«{sentence}»",

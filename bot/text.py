@@ -117,36 +117,111 @@ def arabic_ratio(text: str) -> float:
 # --------------------------------------------------------------------------- article
 
 @dataclass(frozen=True)
+class Byline:
+    """What an article says about itself: title, author, source (the newspaper), republisher, date."""
+
+    title: str = ""
+    author: str = ""
+    source: str = ""
+    republisher: str = ""
+    date: str = ""
+
+    # labels for the byline passage, Arabic and English, so a question in either language finds it
+    LABELS = (("title", "عنوان المقال (title)"), ("author", "كاتب المقال (author)"),
+              ("source", "مصدر المقال، الصحيفة (source, newspaper)"), ("republisher", "أعاد نشره (republished by)"),
+              ("date", "تاريخ المقال (date)"))
+
+    def lines(self) -> list[str]:
+        return [f"{label}: {getattr(self, name)}" for name, label in self.LABELS if getattr(self, name)]
+
+
+@dataclass(frozen=True)
 class Article:
     title: str
     body: str
-    source: str
+    source: str  # the source and republisher, for display
     text: str  # the whole file, offsets refer to it
     body_start: int
     # (Arabic, English) spellings of the article's names, from an optional `<article>.names.tsv`
     names: tuple[tuple[str, str], ...] = ()
+    byline: Byline = Byline()
+
+    def byline_text(self) -> str:
+        """The byline as the system prompt and the byline passage write it (empty when there is none)."""
+        return "\n".join(self.byline.lines())
 
 
 _TRAILER = re.compile(r"^\s*(::::|_{3,})\s*$", re.M)
+TITLE_MAX_WORDS = 30  # a longer first line is a paragraph, not a title
+NAME_MAX_WORDS = 4  # an author or source is this many words at most
+_QUOTED = re.compile(r"^[\"“«']\s*(.+?)\s*[\"”»']$")
+_DATE = re.compile(r"^\s*(?:\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}[/.-]\d{1,2}[/.-]\d{1,2}|"
+                   r"\d{1,2}\s+\S+\s+\d{4}|\S+\s+\d{1,2},?\s+\d{4})\s*$")
+_TITLE_AUTHOR = re.compile(r"^(?P<title>.+?)\s*(?:،|,|\s[-–|]\s)\s*(?P<author>[^،,]+?)\s*$")
 
 
 def parse_article(text: str) -> Article:
-    """First line is the title; a line of '::::' or '___' starts the trailer (source line, notes)."""
+    """Split a plain-text article into byline and body. A short first line is the title (with the author when
+    it ends ", Name"); lines opening with an author word (`bot/lang/data/byline_author.txt`) name the author;
+    a date alone on a line is the date; a short quoted last line is the source; a line of '::::' or '___'
+    starts the trailer, where a republisher's note (`byline_republished.txt`) names the republisher. A text
+    whose first line is a paragraph has no title."""
+    from .lang import words
+
     text = clean_text(text).replace("\r\n", "\n")
     if not text.strip():
         raise ValueError("the article is empty")
-    first_nl = text.find("\n")
-    title = text[:first_nl].strip() if first_nl > 0 else text.strip()[:120]
-    body_start = first_nl + 1 if first_nl > 0 else 0
+    lines = _line_spans(text)
+    title = author = date = source = republisher = ""
+    body_start = 0
+    first = text[lines[0][0]:lines[0][1]].strip()
+    if len(lines) > 1 and len(first.split()) <= TITLE_MAX_WORDS:
+        title, body_start = first, lines[0][1]
+        match = _TITLE_AUTHOR.match(first)
+        if match and len(match["author"].split()) <= NAME_MAX_WORDS and len(match["title"].split()) >= 3:
+            title, author = match["title"].strip(), match["author"].strip()
+    openers = words("byline_author")
+    for a, b in lines[1:4]:
+        line = text[a:b].strip()
+        head, _, rest = line.partition(" ")
+        if head.lower().rstrip(":") in openers and 0 < len(rest.split()) <= NAME_MAX_WORDS and not author:
+            author, body_start = rest.strip(" :"), b
+        elif _DATE.match(line) and not date:
+            date, body_start = line, b
+        elif line:
+            break
     match = _TRAILER.search(text, body_start)
     body_end = match.start() if match else len(text)
-    trailer = text[body_end:]
-    source_lines = [ln.strip(" _:") for ln in trailer.splitlines() if ln.strip(" _:")]
-    source = " · ".join(source_lines[:1]) if source_lines else ""
-    republisher = re.search(r"ملاحظة من\s+[“\"]?([^”\":]+)", trailer)
-    if republisher:
-        source = f"{source} · {republisher.group(1).strip()}" if source else republisher.group(1).strip()
-    return Article(title=title, body=text[body_start:body_end], source=source, text=text, body_start=body_start)
+    body_lines = [(a, b) for a, b in lines if body_start <= a and b <= body_end and text[a:b].strip()]
+    if len(body_lines) > 1:
+        last = text[body_lines[-1][0]:body_lines[-1][1]].strip()
+        quoted = _QUOTED.match(last)
+        if quoted and len(quoted[1].split()) <= NAME_MAX_WORDS:
+            source, body_end = quoted[1], body_lines[-1][0]
+        elif _DATE.match(last) and not date:
+            date, body_end = last, body_lines[-1][0]
+    trailer = text[match.start():] if match else ""
+    for phrase in words("byline_republished"):
+        found = re.search(re.escape(phrase) + r"\s*[“\"«]?([^”\"»:\n]+)", trailer, re.I)
+        if found:
+            republisher = found.group(1).strip()
+            break
+    if not source and trailer:
+        first_note = next((ln.strip(" _:") for ln in trailer.splitlines() if ln.strip(" _:")), "")
+        quoted = _QUOTED.match(first_note)
+        source = (quoted[1] if quoted else first_note) if len(first_note.split()) <= NAME_MAX_WORDS else ""
+    byline = Byline(title, author, source, republisher, date)
+    shown_source = " · ".join(part for part in (source, republisher) if part)
+    return Article(title=title, body=text[body_start:body_end], source=shown_source, text=text,
+                   body_start=body_start, byline=byline)
+
+
+def _line_spans(text: str) -> list[tuple[int, int]]:
+    spans, pos = [], 0
+    for line in text.split("\n"):
+        spans.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    return spans
 
 
 def load_article(path: Path) -> Article:
@@ -278,9 +353,16 @@ def chunk_article(article: Article, max_chars: int = 520, overlap: bool = True) 
                 previous_group, group = group, []
             group.append(span)
         flush()
+    if byline := article.byline_text():  # the byline is a passage too: "who wrote it?" is answerable
+        chunks.append(Chunk(len(chunks), byline, 0, 0, 0))
     return chunks
+
+
+def is_byline(chunk: Chunk) -> bool:
+    """The byline passage stands at no offset of the article text."""
+    return chunk.end <= chunk.start
 
 
 def chunk_core_text(article: Article, chunk: Chunk) -> str:
     """The chunk without its overlap: used where the whole article is shown once, in order."""
-    return article.text[chunk.core_start:chunk.end].strip()
+    return chunk.text if is_byline(chunk) else article.text[chunk.core_start:chunk.end].strip()
