@@ -184,7 +184,7 @@ def _stream_to(out, stream) -> object:
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if not args.question.strip():
-        raise UserError("the question is empty: articlebot ask \"Where are Putin and Kim expected to meet?\"")
+        raise UserError("the question is empty: articlebot ask \"Who wrote the article?\"")
     engine = _engine(settings, quiet=args.json)
     if args.json:
         answer = engine.answer(args.question)

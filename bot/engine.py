@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,8 @@ from typing import Callable, Iterator
 from .answer import checks
 from .answer.pipeline import AnswerPipeline, ArticleContext, StreamItem
 from .answer.types import Answer, Kind, Retraction, Turn
-from .answer.understand import asks_for_summary
+from .answer.retrieve import retrieve
+from .answer.understand import asks_for_summary, understand
 from .config import Settings
 from .llm import ChatModel, LocalLLM
 from .llm_remote import RemoteLLM
@@ -34,6 +36,7 @@ __all__ = ["Answer", "Engine", "EngineError", "Kind", "Retraction", "Turn", "is_
 
 log = logging.getLogger("articlebot.engine")
 
+_CITATION = re.compile(r"\s*\[\d{1,3}\]")  # the model's own passage markers: bullets carry verified ones
 ANSWER_RESERVE_TOKENS = 700  # room kept for history, passages and the question
 SUMMARY_FORMAT = "3"  # part of a cached summary's key: bump when the summary's layout changes
 SUMMARY_TRANSLATION_TRIES = 8  # sentences translated at most for a summary in another language
@@ -54,7 +57,7 @@ class Engine:
         self.prompts = prompts
         self._summary_lock = threading.Lock()
         self.mode, self.prefix_tokens, self._system = choose_prompt(settings, prompts, llm, article, index.chunks)
-        context = ArticleContext(index, self._system, passages_in_question=self.mode == "retrieval")
+        context = ArticleContext(index, self._system, article.names)
         self.pipeline = AnswerPipeline(settings, context, embedder, llm, prompts, self.stream_summary)
 
     # ---------------------------------------------------------------- construction
@@ -104,6 +107,14 @@ class Engine:
 
     # ---------------------------------------------------------------- answering
 
+    def retrieve(self, question: str, history: list[Turn], k: int | None = None) -> tuple[str, list[Hit], float]:
+        """(search text, passages, best similarity) as the answer path retrieves them for `question`."""
+        query = understand(question, history, self.settings.history_turns, self.settings.rewrite_follow_ups)
+        if isinstance(query, Answer):
+            return question, [], 0.0
+        found = retrieve(self.index, self.embedder, query, k or self.settings.top_k, self.settings.retrieval)
+        return query.search_text, found.hits, found.similarity
+
     def stream_answer(self, question: str, history: list[Turn] | None = None,
                       cancel: threading.Event | None = None) -> Iterator[StreamItem]:
         """Yield answer text pieces as they are generated, then the final Answer (always last). A Retraction
@@ -114,9 +125,23 @@ class Engine:
         return _last(self.stream_answer(question, history))
 
     def example_question(self, lang: str) -> str:
-        """A question this article answers, for /start: built from the article's first sentence's subject
-        is beyond a template, so the example asks what the article's opening passage reports."""
-        return message("example_question", lang)
+        """A question this article answers, for /start: the model asks one of the article's most central
+        sentence (`prompts/example_question_*.txt`), once per article, model and language, then from disk.
+        Falls back to asking for the summary when the model writes no question."""
+        lang = lang if lang in ("ar", "en") else "en"
+        path = self._summary_path(lang).with_name(self._summary_path(lang).name.replace("summary-", "example-"))
+        if cached := _read_json(path):
+            return cached["question"]
+        central = ranked_sentences(self.article, self.embedder, 1)
+        question = ""
+        if central:
+            user = self.prompts.fill(f"example_question_{lang}", sentence=central[0].text)
+            written = "".join(self.llm.stream(self._system, user, 40, 0.0)).strip().splitlines()
+            question = written[0].strip(" -*\"«»") if written else ""
+        if not question.endswith(("?", "؟")) or detect_language(question) != lang:
+            return message("example_fallback", lang)
+        _write_json(path, {"question": question})
+        return question
 
     # ---------------------------------------------------------------- summary
 
@@ -179,7 +204,7 @@ class Engine:
         does not write, the wrong language)."""
         user = self.prompts.fill(f"summary_sentence_{lang}", sentence=sentence)
         raw = "".join(self.llm.stream(self._system, user, self.settings.max_summary_tokens, 0.0))
-        lines = [ln.strip().lstrip("-•* ").strip() for ln in raw.splitlines()]
+        lines = [_CITATION.sub("", ln).strip().lstrip("-•* ").strip() for ln in raw.splitlines()]
         text = next((ln for ln in lines if ln and not ln.endswith(":")), "")  # not a label ("In English:")
         failed = next((v for v in (checks.numbers_kept(text, sentence), checks.in_language(text, lang))
                        if not v.ok), None) if text else checks.Verdict(False, "empty")

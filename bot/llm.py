@@ -42,21 +42,6 @@ class LLMUnavailable(LLMError):
     """The inference server cannot be reached (down, restarting, overloaded): users are told to retry."""
 
 
-class FirstTokenBan:
-    """A llama-cpp-python logits processor: the `banned` tokens cannot be sampled first. It is called once per
-    sampled position, the first call being the answer's first token, in both generation paths."""
-
-    def __init__(self, banned: Sequence[int]) -> None:
-        self.banned = list(banned)
-        self.calls = 0
-
-    def __call__(self, _input_ids, scores):
-        self.calls += 1
-        if self.calls == 1:
-            scores[self.banned] = -float("inf")
-        return scores
-
-
 class ChatModel(Protocol):
     """What the engine needs from a language model, in process or behind a server.
 
@@ -73,11 +58,10 @@ class ChatModel(Protocol):
 
     def stream(self, system: str, user: str, max_tokens: int, temperature: float = 0.1,
                stats: "GenerationStats | None" = None, cancel: threading.Event | None = None,
-               earlier: Sequence[tuple[str, str]] = (), not_opening: str = "",
+               earlier: Sequence[tuple[str, str]] = (),
                constraint: "SpanConstraint | None" = None) -> Iterator[str]:
-        """`not_opening`: the answer must not begin with this text's first token (a backend that cannot
-        steer its first token ignores it). `constraint`: from the backend's `span_constraint` (optional: a
-        backend without one answers freely and the pipeline checks the quote)."""
+        """`constraint`: from the backend's `span_constraint` (optional: a backend without one answers freely
+        and the pipeline checks the quote)."""
 
 
 def chat_messages(system: str, user: str, earlier: Sequence[tuple[str, str]] = ()) -> list[dict[str, str]]:
@@ -284,15 +268,13 @@ class LocalLLM:
 
     def stream(self, system: str, user: str, max_tokens: int, temperature: float = 0.1,
                stats: GenerationStats | None = None, cancel: threading.Event | None = None,
-               earlier: Sequence[tuple[str, str]] = (), not_opening: str = "",
+               earlier: Sequence[tuple[str, str]] = (),
                constraint: SpanConstraint | None = None) -> Iterator[str]:
         """Yield text pieces of the answer. One generation at a time (the KV cache is shared). With a
         `constraint` (from `span_constraint`) the answer is a verbatim span of its sources."""
         prefix, suffix = self.render(system, user, earlier)
-        banned = self.llama.tokenize(not_opening.strip().encode(), add_bos=False, special=False)[:1]
         turns = self._turns_tokens(system, earlier, suffix) if earlier else 0
-        yield from self.stream_tokens(prefix, suffix, max_tokens, temperature, stats, cancel, banned, turns,
-                                      constraint)
+        yield from self.stream_tokens(prefix, suffix, max_tokens, temperature, stats, cancel, turns, constraint)
 
     def span_constraint(self, sources: Sequence[str], alternatives: Sequence[str] = ()) -> SpanConstraint:
         """A logits processor for `stream` that keeps the answer a verbatim span of `sources`, or one of the
@@ -314,8 +296,7 @@ class LocalLLM:
 
     def stream_tokens(self, prefix: list[int], suffix: list[int], max_tokens: int, temperature: float = 0.1,
                       stats: GenerationStats | None = None, cancel: threading.Event | None = None,
-                      banned_first: Sequence[int] = (), turns: int = 0,
-                      constraint: SpanConstraint | None = None) -> Iterator[str]:
+                      turns: int = 0, constraint: SpanConstraint | None = None) -> Iterator[str]:
         """Yield text pieces for the prompt `prefix` + `suffix`. Of what the KV cache holds, only the prefix,
         or the prefix and the first `turns` suffix tokens (a chat's earlier turns, to the end of the last
         answer) when it holds them all, is reused: the rest is computed from the same position whatever the
@@ -340,7 +321,7 @@ class LocalLLM:
             stats.prompt_tokens = len(tokens)
             stats.evaluated_tokens = len(tokens) - cached
             try:
-                steering = {"logits_processor": [FirstTokenBan(banned_first)]} if banned_first else {}
+                steering: dict = {}
                 repeat_penalty = self.repeat_penalty
                 if constraint is not None:  # a quote repeats the prompt by design: no penalty, no drafts
                     steering, repeat_penalty = {"logits_processor": [constraint]}, 1.0

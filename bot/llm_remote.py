@@ -67,10 +67,9 @@ class RemoteLLM:
 
     def stream(self, system: str, user: str, max_tokens: int, temperature: float = 0.1,
                stats: GenerationStats | None = None, cancel: threading.Event | None = None,
-               earlier: Sequence[tuple[str, str]] = (), not_opening: str = "",
-               constraint: object = None) -> Iterator[str]:
-        """See ChatModel.stream; `not_opening` and `constraint` are ignored (a server's logit bias holds for
-        every token; this backend has no `span_constraint`, so the pipeline checks its quotes instead)."""
+               earlier: Sequence[tuple[str, str]] = (), constraint: object = None) -> Iterator[str]:
+        """See ChatModel.stream; `constraint` is ignored (this backend has no `span_constraint`, so the
+        pipeline checks its quotes instead)."""
         stats = stats if stats is not None else GenerationStats()
         body = {
             "model": self._model_name(),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 
 MESSAGES: dict[str, dict[str, str]] = {
     "not_in_article": {
@@ -25,22 +24,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "I could not confirm an answer to that from the article, so I will not guess.",
         "ar": "لم أستطع التحقق من إجابة لذلك من نص المقال، لذا لن أخمّن.",
     },
+    "example_fallback": {"en": "Summarise the article", "ar": "لخّص المقال"},
     "article_words": {  # an English answer given in the article's own (Arabic) words
         "en": "In the article's own words: «{quote}»",
         "ar": "بكلمات المقال: «{quote}»",
-    },
-    "closest_sentence": {  # follows "unconfirmed": see unconfirmed_with_quote
-        "en": "The closest the article comes, in its own words (passage [{number}]):\n«{sentence}»",
-        "ar": "أقرب ما يقوله المقال، بنصّه (المقطع [{number}]):\n«{sentence}»",
     },
     "summary_translated": {  # ends a summary translated from the article's language (see Engine._generate_summary)
         "en": "(Translated from the Arabic sentence by sentence by the local model; the passage numbers lead to "
               "the original wording: /sources.)",
         "ar": "(ترجمها النموذج المحلي من نص المقال جملةً جملة؛ أرقام المقاطع تدل على النص الأصلي: /sources.)",
-    },
-    "checking": {
-        "en": "That first answer did not hold up against the article; reading the passages again …",
-        "ar": "لم تصمد الإجابة الأولى أمام نص المقال؛ أعيد قراءة المقاطع …",
     },
     "no_sources": {
         "en": "There are no sources yet: ask a question first.",
@@ -53,10 +45,10 @@ MESSAGES: dict[str, dict[str, str]] = {
               "ar": "عذراً، حدث خطأ أثناء الإجابة. من فضلك حاول مرة أخرى."},
     "welcome": {
         "en": "Hello! I answer questions about one article, from its text only, in Arabic or English.\n"
-              "<b>{title}</b>\nSource: {source}\n\nAsk me, for example: <i>Where are Putin and Kim expected to meet?</i>\n"
+              "<b>{title}</b>\nSource: {source}\n\nAsk me, for example: <i>{example}</i>\n"
               "Commands: /summary, /sources, /reset, /cancel, /help",
         "ar": "أهلاً! أجيب عن الأسئلة حول مقال واحد، من نصه فقط، بالعربية أو الإنجليزية.\n"
-              "<b>{title}</b>\nالمصدر: {source}\n\nاسألني مثلاً: <i>أين يتوقع أن يلتقي بوتين وكيم؟</i>\n"
+              "<b>{title}</b>\nالمصدر: {source}\n\nاسألني مثلاً: <i>{example}</i>\n"
               "الأوامر: /summary و/sources و/reset و/cancel و/help",
     },
     "help": {
@@ -99,25 +91,3 @@ def message(key: str, lang: str, **values: object) -> str:
 def bilingual(key: str, **values: object) -> str:
     """Arabic first, then English: for when we do not know the user's language."""
     return f"{message(key, 'ar', **values)}\n{message(key, 'en', **values)}"
-
-
-def unconfirmed_with_quote(lang: str, number: object, sentence: str) -> str:
-    """"I could not confirm ...", then the article's sentence closest to the question, quoted with its passage."""
-    return f"{message('unconfirmed', lang)} {message('closest_sentence', lang, number=number, sentence=sentence)}"
-
-
-def _quote_pattern(lang: str) -> re.Pattern[str]:
-    template = re.escape(unconfirmed_with_quote(lang, "{number}", "{sentence}"))
-    return re.compile(template.replace(re.escape("{number}"), r"\d+").replace(re.escape("{sentence}"), "(.+)"),
-                      re.DOTALL)
-
-
-_CLOSEST_QUOTE = [_quote_pattern(lang) for lang in MESSAGES["closest_sentence"]]
-
-
-def closest_quote(text: str) -> str | None:
-    """The article's sentence an `unconfirmed_with_quote` reply quoted, or None for any other text."""
-    for pattern in _CLOSEST_QUOTE:
-        if match := pattern.fullmatch(text.strip()):
-            return match.group(1)
-    return None

@@ -2,8 +2,8 @@
 
 The dense index holds a vector per chunk and one per sentence of a chunk (cut at clause ends past
 PIECE_MAX_CHARS); a chunk ranks by its best vector. A long chunk's vector is an average of several
-topics, so a question about one clause of it ("which republics did Pyongyang recognise?") could miss it;
-its sentence does not (recall@5 ar 35 -> 36 of 36, en 25 -> 26 of 27 in bench/eval-results.md)."""
+topics, so a question about one clause of it could miss it; its sentence does not (recall@5 ar 35 -> 36 of
+36, en 25 -> 26 of 27 on our own set, bench/eval-results.md)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ from .text import Article, Chunk, chunk_article, lexical_tokens, sentence_spans
 INDEX_FORMAT = 3
 CHUNK_MAX_CHARS = 520
 PIECE_MAX_CHARS = 200
-_ENDS_SENTENCE = re.compile(r"[.!?؟…][\"”»)]*\s*$")
 RRF_K = 60
 
 log = logging.getLogger("articlebot.retrieval")
@@ -163,8 +162,8 @@ def _save_bf16(path: Path, target: Path) -> None:
             shutil.copyfile(tokenizer_file, target / tokenizer_file.name)
 
 
-_TOKENIZER_PROBES = ("task: search result | query: متى زار شويغو فلاديفوستوك؟ ٣٤ 34",
-                     "title: none | text: The Eastern Economic Forum, 2023. <b>tags</b>\t tabs  spaces")
+_TOKENIZER_PROBES = ("task: search result | query: متى زار الوزير المدينة؟ ٣٤ 34",
+                     "title: none | text: The City Council, 2023. <b>tags</b>\t tabs  spaces")
 
 
 def _use_rust_tokenizer_if_same(path: Path, target: Path) -> None:
@@ -389,24 +388,6 @@ class ArticleIndex:
             if not any(found[1] in other or other in found[1] for _, other, _ in kept):
                 kept.append(found)  # a chunk's overlap repeats its neighbour's sentence: quote it once
         return kept
-
-    def with_clause_holding(self, cid: int, piece: str, holds: Callable[[str], bool]) -> str:
-        """`piece` of chunk `cid` joined with the clause before or after it in the same sentence when the
-        piece itself does not `hold` what is wanted and that neighbour does. A long sentence is cut into
-        pieces at its clause ends, and the part that names what a question asks about may be apart from the
-        part that answers it: «... استدعت في أغسطس/ آب الماضي كلاً من ... فوميو كيشيدا،» and «ورئيس كوريا
-        الجنوبية ... إلى قمة ثلاثية في منتجع كامب ديفيد ...» for when the Camp David summit was."""
-        if holds(piece):
-            return piece
-        texts = [self.pieces[r] for r in np.flatnonzero(self.owners[len(self.chunks):] == cid)]
-        if piece not in texts:
-            return piece
-        i = texts.index(piece)
-        if i > 0 and not _ENDS_SENTENCE.search(texts[i - 1]) and holds(texts[i - 1]):
-            return f"{texts[i - 1]} {piece}"
-        if i + 1 < len(texts) and not _ENDS_SENTENCE.search(piece) and holds(texts[i + 1]):
-            return f"{piece} {texts[i + 1]}"
-        return piece
 
     def dense_similarity(self, query_vector: np.ndarray) -> np.ndarray:
         """Cosine similarity of the query to every chunk (vectors are normalised)."""

@@ -245,7 +245,7 @@ def names_path(article_path: Path) -> Path:
 def load_names(path: Path, article: Article) -> tuple[tuple[str, str], ...]:
     """How English writes the article's names (`Arabic<TAB>English` lines, `#` comments).
 
-    Why: small models mangle Arabic names when they write English (فلاديفوستوك became "Fladofostok");
+    Why: small models mangle Arabic names when they write English (a city name came out "Fladofostok");
     given the spelling they copy it. A name the article does not contain is dropped with a warning, so
     a names file can never bring a name into an answer that the article does not have.
     """

@@ -49,20 +49,3 @@ def test_answers_stream_the_same_with_and_without_lookup_drafts(engine, settings
         engine.llm.set_lookup_draft(settings.lookup_draft)
     assert drafted.text[:20] == plain.text[:20], (drafted.text, plain.text)
     assert drafted.timings["completion_tokens"] > 0
-
-
-def test_a_banned_opening_is_not_the_first_token_in_either_generation_path(engine, settings):
-    """The second look's steering: the answer may not begin with the first token of `not_opening`; the rest of
-    the answer may still use it. Checked with prompt-lookup drafts and with plain create_completion."""
-    llm = engine.llm
-    system, user = "You repeat text exactly.", "Repeat this sentence exactly:\nKim travels by train. Kim waves."
-    try:
-        for draft in (settings.lookup_draft, 0):
-            llm.set_lookup_draft(draft)
-            free = "".join(llm.stream(system, user, 12, 0.0))
-            assert free.strip().startswith("Kim"), (draft, free)
-            steered = "".join(llm.stream(system, user, 12, 0.0, not_opening="Kim travels"))
-            first = llm.llama.tokenize(steered.strip().encode(), add_bos=False, special=False)[:1]
-            assert first != llm.llama.tokenize(b"Kim", add_bos=False, special=False)[:1], (draft, steered)
-    finally:
-        llm.set_lookup_draft(settings.lookup_draft)

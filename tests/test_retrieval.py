@@ -229,24 +229,3 @@ def test_embed_backend_is_validated():
     assert Settings.from_env({"ARTICLEBOT_EMBED_BACKEND": "torch"}).embed_backend == "torch"
     with pytest.raises(ConfigError, match="ARTICLEBOT_EMBED_BACKEND"):
         Settings.from_env({"ARTICLEBOT_EMBED_BACKEND": "tensorflow"})
-
-
-def test_a_clause_is_joined_with_the_clause_of_its_sentence_that_holds_what_is_wanted(engine):
-    """The Camp David sentence is cut at its clauses: the clause naming the summit is joined with the one before
-    it when the date is wanted (it is there); a piece that holds it, one whose neighbours do not, or a text
-    that is no piece of the chunk stays as it is."""
-    from bot.faithfulness import gives_a_date
-
-    camp_david = next(i for i, p in enumerate(engine.index.pieces) if "كامب ديفيد" in p)
-    cid = int(engine.index.owners[len(engine.index.chunks) + camp_david])
-    piece, before = engine.index.pieces[camp_david], engine.index.pieces[camp_david - 1]
-    assert "أغسطس" in before and not gives_a_date(piece)
-    assert engine.index.with_clause_holding(cid, piece, gives_a_date) == f"{before} {piece}"
-    assert engine.index.with_clause_holding(cid, before, gives_a_date) == before  # holds the date itself
-    assert engine.index.with_clause_holding(cid, piece, lambda text: "لا يوجد" in text) == piece  # nowhere
-    assert engine.index.with_clause_holding(cid, "نص آخر", gives_a_date) == "نص آخر"  # not a piece of the chunk
-    # a "where" question: the clause naming Kishida is joined with the one after it, which names Camp David
-    from bot.faithfulness import names_a_place
-
-    place = lambda text: names_a_place(text, engine.article.names)  # noqa: E731
-    assert engine.index.with_clause_holding(cid, before, place) == f"{before} {piece}"

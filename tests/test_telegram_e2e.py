@@ -296,27 +296,29 @@ async def test_llm_failure_gets_an_apology_and_the_bot_keeps_serving(fake, setti
         await server.stop()
 
 
-async def test_a_rejected_first_answer_is_withdrawn_in_the_chat_before_the_second_look(settings, engine, tmp_path,
-                                                                                      monkeypatch):
-    """The checks reject the streamed answer and the engine asks again: the message stops showing the rejected
-    text at once (a note says the passages are being read again) and ends with the checked answer. Every answer
-    is rejected here (support above 1), and the second look is allowed after that check."""
-    import bot.engine as engine_module
-    from bot.messages import message
+async def test_a_withdrawn_wording_is_replaced_in_the_chat(settings, engine, tmp_path, monkeypatch):
+    """When the pipeline withdraws what it streamed (an English wording that failed its check), the message
+    stops showing that text at once, shows the note, and ends with the final answer. The engine's stream is
+    scripted here: what is tested is the delivery of a Retraction through the real Bot API calls."""
+    from bot.engine import Answer, Retraction
 
-    monkeypatch.setattr(engine_module, "SECOND_LOOK_CHECKS", ("weak_support",))
-    strict = engine.with_overrides(min_support=1.5, sentence_look=False, translated_look=False)
+    note = "In the article's own words: «في فلاديفوستوك»"
+    final = Answer(f"{note} [2]", "en", "answer", engine.answer("Where are Putin and Kim expected to meet?").sources)
+
+    def scripted(question, history=None, cancel=None):
+        yield from ["They meet in ", "Seoul in 1999.", Retraction(note), final]
+
+    scripted_engine = engine.with_overrides()
+    monkeypatch.setattr(scripted_engine, "stream_answer", scripted)
     server = FakeTelegram()  # its own server: the module's app must not take these updates
     await server.start()
-    application = await start_app(server, settings, strict, tmp_path)
+    application = await start_app(server, settings, scripted_engine, tmp_path)
     try:
         msg = server.user_message(150, "Where are Putin and Kim expected to meet?")
         reply = await answer_to(server, msg, 120)
-        note = html.escape(message("checking", "en"))
         shown = [reply.text, *reply.edits]
-        assert any(note in text for text in shown), shown
-        assert "could not confirm" in reply.final_text and note not in reply.final_text
-        assert "«" in reply.final_text and "فلاديفوستوك" in reply.final_text, "the closest sentence is quoted"
+        assert any(html.escape(note) in text for text in shown), shown
+        assert "Seoul" not in reply.final_text and "فلاديفوستوك" in reply.final_text
     finally:
         await stop_app(application)
         await server.stop()

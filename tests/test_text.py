@@ -44,10 +44,41 @@ def test_lexical_tokens_strip_article_prefix_and_keep_surface_form():
 
 def test_parse_article_title_body_source():
     article = load_article(ARTICLE)
-    assert article.title.startswith("نقلة روسيّة تجاه كوريا")
+    assert article.title.startswith("نقلة روسيّة تجاه كوريا") and not article.title.endswith("محمّد")
+    assert article.byline.author == "سعيد محمّد", "the title line's ', Name' is the author"
+    assert article.byline.source == "الأخبار" and article.byline.republisher == "كنعان"
     assert "الأخبار" in article.source and "كنعان" in article.source
     assert "::::" not in article.body and "ملاحظة من" not in article.body
     assert "فلاديفوستوك" in article.body
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("A headline of some words\nBy Jane Doe\n12 March 2024\n\nThe body. More body.\n\n\"Reuters\"\n",
+     {"title": "A headline of some words", "author": "Jane Doe", "date": "12 March 2024", "source": "Reuters"}),
+    ("عنوان الخبر هنا اليوم\nبقلم علي حسن\n\nنص الخبر. وتتمة.\n",
+     {"title": "عنوان الخبر هنا اليوم", "author": "علي حسن", "date": "", "source": ""}),
+])
+def test_byline_lines_are_parsed_for_any_article(text, expected):
+    article = parse_article(text)
+    assert {k: getattr(article.byline, k) for k in expected} == expected
+    assert article.body.strip().startswith(("The body", "نص الخبر"))
+    assert all(v not in article.body for v in expected.values() if v), "byline lines are not body text"
+
+
+def test_a_text_opening_with_a_paragraph_has_no_title():
+    paragraph = " ".join(["كلمة"] * 40) + "."
+    article = parse_article(f"{paragraph}\n\n{paragraph}")
+    assert article.title == "" and article.body_start == 0 and article.byline_text() == ""
+    assert all(c.end > c.start for c in chunk_article(article)), "no byline passage without a byline"
+
+
+def test_the_byline_is_a_passage_of_its_own():
+    article = load_article(ARTICLE)
+    chunks = chunk_article(article)
+    byline = [c for c in chunks if c.end <= c.start]
+    assert len(byline) == 1 and byline[0].id == len(chunks) - 1
+    assert "سعيد محمّد" in byline[0].text and "(author)" in byline[0].text
+    assert chunk_core_text(article, byline[0]) == byline[0].text
 
 
 def test_sentence_spans_split_on_arabic_punctuation():
@@ -69,9 +100,9 @@ def test_chunks_of_the_article_cover_it_in_order_with_offsets():
     chunks = chunk_article(article, max_chars=520)
     assert 10 <= len(chunks) <= 40
     assert [c.id for c in chunks] == list(range(len(chunks)))
-    for previous, chunk in zip(chunks, chunks[1:]):
+    for previous, chunk in zip(chunks, chunks[1:-1]):
         assert chunk.core_start >= previous.end  # cores never overlap
-    for chunk in chunks:
+    for chunk in chunks[:-1]:  # the last is the byline passage
         assert article.text[chunk.start:chunk.end].strip() == chunk.text
         assert len(chunk_core_text(article, chunk)) <= 520
         assert chunk.text[-1] in ".؟!?،؛:”\"" or chunk.end == len(article.text) or article.text[chunk.end] == "\n"
@@ -98,10 +129,3 @@ def test_names_list_is_checked_against_the_article(tmp_path, caplog):
     assert "not_in_article" in caplog.text, "a name the article lacks is dropped, never sent to the model"
     assert "not_arabic_tab_english" in caplog.text
     assert load_names(tmp_path / "missing.names.tsv", article) == ()
-
-
-def test_bundled_article_ships_its_names_list():
-    article = load_article(ARTICLE)
-    names = dict(article.names)
-    assert names["فلاديفوستوك"] == "Vladivostok" and names["سيرغي شويغو"] == "Sergei Shoigu"
-    assert len(names) >= 30

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -26,14 +27,16 @@ class Generated:
 
 def stream_quote(llm: ChatModel, system: str, user: str, sources: Sequence[str], max_tokens: int,
                  result: Generated, stats: GenerationStats, cancel: threading.Event | None = None,
-                 earlier: Sequence[tuple[str, str]] = (), show: bool = True) -> Iterator[str]:
+                 earlier: Sequence[tuple[str, str]] = (), show: bool = True,
+                 temperature: float = 0.0) -> Iterator[str]:
     """Stream the model's quote of `sources` (nothing while it may still be the sentinel, nothing at all
     unless `show`); `result` holds the whole quote or the refusal at the end."""
     make = getattr(llm, "span_constraint", None)
     constraint = make(sources) if make else None
     result.constrained = constraint is not None
     shown = 0
-    for piece in llm.stream(system, user, max_tokens, 0.0, stats, cancel, earlier=earlier, constraint=constraint):
+    for piece in llm.stream(system, user, max_tokens, temperature, stats, cancel, earlier=earlier,
+                            constraint=constraint):
         result.text += piece
         body = result.text.lstrip()
         if _SENTINEL_ANY.search(body) or SENTINEL.startswith(body.upper().replace(" ", "_")):
@@ -45,11 +48,21 @@ def stream_quote(llm: ChatModel, system: str, user: str, sources: Sequence[str],
     result.text = "" if result.refused else result.text.strip()
 
 
-def stream_text(llm: ChatModel, system: str, user: str, max_tokens: int, result: Generated,
-                stats: GenerationStats, cancel: threading.Event | None = None) -> Iterator[str]:
-    """Stream free text (a translation); `result.text` holds all of it at the end."""
-    for piece in llm.stream(system, user, max_tokens, 0.0, stats, cancel):
-        result.text += piece
-        yield piece
+def stream_line(llm: ChatModel, system: str, user: str, max_tokens: int, result: Generated,
+                stats: GenerationStats, cancel: threading.Event | None = None,
+                temperature: float = 0.0) -> Iterator[str]:
+    """Stream the first line of free text (a translation): leading blanks skipped, trailing ones held back,
+    generation stopped at the line's end; `result.text` holds the line."""
+    shown = 0
+    with closing(llm.stream(system, user, max_tokens, temperature, stats, cancel)) as pieces:
+        for piece in pieces:
+            result.text += piece
+            line, newline, _ = result.text.lstrip().partition("\n")
+            visible = line.rstrip()
+            if len(visible) > shown:
+                yield visible[shown:]
+                shown = len(visible)
+            if newline and visible:
+                break
     result.refused = bool(_SENTINEL_ANY.search(result.text))
-    result.text = result.text.strip()
+    result.text = result.text.lstrip().partition("\n")[0].strip()

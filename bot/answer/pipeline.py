@@ -14,10 +14,9 @@ from ..llm import ChatModel, GenerationStats
 from ..messages import message
 from ..prompts import Prompts
 from ..retrieval import ArticleIndex, Hit, TextEncoder
-from ..text import normalize_arabic
 from . import checks
-from .generate import Generated, stream_quote, stream_text
-from .prompt import quote_prompt, sentence_translation_prompt, translation_prompt
+from .generate import Generated, stream_line, stream_quote
+from .prompt import quote_prompt, translation_prompt
 from .retrieve import Sentence, retrieve
 from .types import Answer, Kind, Query, Retraction, Turn
 from .understand import understand
@@ -33,12 +32,12 @@ StreamItem = str | Retraction | Answer
 
 @dataclass
 class ArticleContext:
-    """What the pipeline reads: the index (chunks and vectors), the system text holding the article (or
-    only instructions, in the retrieval layout) and whether passages go into each question."""
+    """What the pipeline reads: the index (chunks and vectors) and the system text holding the article (or
+    only instructions, in the retrieval layout)."""
 
     index: ArticleIndex
     system: str
-    passages_in_question: bool
+    names: tuple[tuple[str, str], ...] = ()  # the optional names list: (Arabic, English) spellings
 
 
 class AnswerPipeline:
@@ -55,7 +54,8 @@ class AnswerPipeline:
                cancel: threading.Event | None = None) -> Iterator[StreamItem]:
         """Text pieces as they are generated, then the final Answer (always last)."""
         started = time.perf_counter()
-        query = understand(question, list(history or []), self.settings.history_turns)
+        query = understand(question, list(history or []), self.settings.history_turns,
+                           self.settings.rewrite_follow_ups)
         if isinstance(query, Answer):
             yield query
             return
@@ -74,7 +74,7 @@ class AnswerPipeline:
         user = quote_prompt(self.prompts, query, found.sentences)
         quote, stats = Generated(), GenerationStats()
         yield from stream_quote(self.llm, self.article.system, user, sources, QUOTE_MAX_TOKENS, quote, stats,
-                                cancel, show=lang == "ar")
+                                cancel, show=lang == "ar", temperature=self.settings.temperature)
         timings.update(first_token_s=round(timings["retrieval_s"] + stats.first_token_s, 4),
                        quote_s=round(stats.total_s, 4), prompt_tokens=stats.prompt_tokens,
                        evaluated_tokens=stats.evaluated_tokens, completion_tokens=stats.completion_tokens)
@@ -90,14 +90,10 @@ class AnswerPipeline:
                         found.sentences[0])
         cited = self._cited(evidence)
         marker = f" [{evidence.chunk_id + 1}]"
-        if lang == "ar":
-            text = f"{quote.text}{marker}\n«{evidence.text}»"
-            yield f"{marker}\n«{evidence.text}»"
-        else:
-            short = yield from self._in_english(query, quote.text, timings, cancel)
-            said = self._sentence_in_english(evidence.text, cancel)
-            text = f"{short}{marker}" + (f"\n«{said}»" if said else "")
-            yield text[len(short):]
+        short = quote.text if lang == "ar" else (yield from self._in_english(query, quote.text, timings, cancel))
+        evidence_line = f"{marker}\n«{evidence.text}»"  # verbatim: a translation would add the model's errors
+        yield evidence_line
+        text = short + evidence_line
         log.info("event=answer_quoted chars=%d passage=%d", len(quote.text), evidence.chunk_id + 1)
         yield self._finish(Answer(text, lang, Kind.ANSWER, cited, timings, query.search_text, raw=quote.text),
                            started)
@@ -110,13 +106,14 @@ class AnswerPipeline:
         the quote does not write, not English), the quote itself is given, marked as the article's words."""
         wording, stats = Generated(), GenerationStats()
         pieces = []
-        for piece in stream_text(self.llm, self.article.system, translation_prompt(self.prompts, query, span),
-                                 TRANSLATION_MAX_TOKENS, wording, stats, cancel):
+        user = translation_prompt(self.prompts, query, span, self.article.names)
+        for piece in stream_line(self.llm, self.article.system, user, TRANSLATION_MAX_TOKENS, wording, stats, cancel,
+                                 self.settings.temperature):
             pieces.append(piece)
             yield piece
         timings.update(translation_s=round(stats.total_s, 4),
                        first_token_s=round(timings["retrieval_s"] + timings["quote_s"] + stats.first_token_s, 4))
-        text = _first_line(wording.text)
+        text = wording.text
         failed = next((v for v in (checks.numbers_kept(text, span), checks.in_language(text, "en")) if not v.ok), None)
         if failed or wording.refused or not text:
             log.info("event=wording_rejected check=%s", failed.check if failed else "empty")
@@ -130,21 +127,6 @@ class AnswerPipeline:
         """The passage the quote's sentence stands in."""
         return [Hit(self.article.index.chunks[evidence.chunk_id], evidence.similarity, None, None)]
 
-    def _sentence_in_english(self, sentence: str, cancel: threading.Event | None) -> str:
-        """The evidence sentence in English, or "" when the wording fails a check (a figure the sentence does
-        not write, not English): then the short answer stands alone."""
-        wording = Generated()
-        for _ in stream_text(self.llm, self.article.system, sentence_translation_prompt(self.prompts, sentence),
-                             TRANSLATION_MAX_TOKENS * 2, wording, GenerationStats(), cancel):
-            pass
-        text = _first_line(wording.text)
-        failed = next((v for v in (checks.numbers_kept(text, sentence), checks.in_language(text, "en")) if not v.ok),
-                      None)
-        if failed or wording.refused or not text:
-            log.info("event=sentence_wording_rejected check=%s", failed.check if failed else "empty")
-            return ""
-        return text
-
     def _unconfirmed(self, query: Query, hits: list[Hit], timings: dict[str, float], started: float, check: str,
                      draft: str) -> Iterator[StreamItem]:
         log.info("event=answer_unconfirmed reason=%s", check)
@@ -157,7 +139,3 @@ class AnswerPipeline:
     def _finish(answer: Answer, started: float) -> Answer:
         answer.timings["total_s"] = round(time.perf_counter() - started, 4)
         return answer
-
-
-def _first_line(text: str) -> str:
-    return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from ..prompts import Prompts
+from ..text import normalize_arabic
 from .retrieve import Sentence
 from .types import Query, Turn
 
 HISTORY_ANSWER_CHARS = 300  # an earlier answer is shown this long at most
+Names = Sequence[tuple[str, str]]
 
 
 def quote_prompt(prompts: Prompts, query: Query, sentences: list[Sentence]) -> str:
@@ -17,14 +21,17 @@ def quote_prompt(prompts: Prompts, query: Query, sentences: list[Sentence]) -> s
                         sentences=body, question=query.question)
 
 
-def sentence_translation_prompt(prompts: Prompts, sentence: str) -> str:
-    return prompts.fill("summary_sentence_en", sentence=sentence)
-
-
-def translation_prompt(prompts: Prompts, query: Query, span: str) -> str:
+def translation_prompt(prompts: Prompts, query: Query, span: str, names: Names = ()) -> str:
     """Ask for the Arabic `span` as an English answer to the question (the article prefix gives the context,
-    the question the spelling of names it shares)."""
-    return prompts.fill("translate_answer", question=query.question, span=span)
+    the question the spelling of names it shares, an optional names list the spelling of the others)."""
+    return prompts.fill("translate_answer", question=query.question, span=span) + names_line(prompts, span, names)
+
+
+def names_line(prompts: Prompts, text: str, names: Names) -> str:
+    """The (Arabic, English) pairs of the article's optional names list that `text` writes, as a line."""
+    plain = normalize_arabic(text)
+    pairs = [f"{arabic} = {english}" for arabic, english in names if normalize_arabic(arabic) in plain]
+    return "\n" + prompts.fill("names_line", names="; ".join(pairs)) if pairs else ""
 
 
 def history_block(prompts: Prompts, history: tuple[Turn, ...], lang: str) -> str:

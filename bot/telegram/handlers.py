@@ -141,7 +141,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
     info = ctx.engine.describe()
     values = {"title": html.escape(info["title"]), "source": html.escape(info["source"])}
-    text = rtl(message("welcome", "ar", **values), "ar") + "\n\n" + message("welcome", "en", **values)
+    examples = {lang: html.escape(await asyncio.to_thread(ctx.engine.example_question, lang)) for lang in ("ar", "en")}
+    text = (rtl(message("welcome", "ar", **values, example=examples["ar"]), "ar") + "\n\n"
+            + message("welcome", "en", **values, example=examples["en"]))
     await reply(update, text)
 
 
