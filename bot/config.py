@@ -102,6 +102,7 @@ class Settings:
     retrieval: str = "hybrid"  # hybrid | dense | lexical
     prompt_mode: str = "auto"  # auto | article | retrieval
     min_similarity: float = 0.24  # below this best dense similarity the article is taken not to cover it
+    refusal_confidence: float = 0.9  # the model may refuse only when it gives NOT_IN_ARTICLE this probability
     telegram_token: str = field(default="", repr=False)
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     allowed_users: frozenset[int] = frozenset()
@@ -159,6 +160,7 @@ class Settings:
             retrieval=env.get("ARTICLEBOT_RETRIEVAL", "").strip() or d.retrieval,
             prompt_mode=env.get("ARTICLEBOT_PROMPT_MODE", "").strip() or d.prompt_mode,
             min_similarity=_float(env, "ARTICLEBOT_MIN_SIMILARITY", d.min_similarity),
+            refusal_confidence=_float(env, "ARTICLEBOT_REFUSAL_CONFIDENCE", d.refusal_confidence),
             telegram_token=env.get("TELEGRAM_BOT_TOKEN", "").strip(),
             telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL", "").strip() or d.telegram_api_base_url,
             allowed_users=_ids(env, "ARTICLEBOT_ALLOWED_USERS"),

@@ -276,15 +276,16 @@ class LocalLLM:
         turns = self._turns_tokens(system, earlier, suffix) if earlier else 0
         yield from self.stream_tokens(prefix, suffix, max_tokens, temperature, stats, cancel, turns, constraint)
 
-    def span_constraint(self, sources: Sequence[str], alternatives: Sequence[str] = ()) -> SpanConstraint:
+    def span_constraint(self, sources: Sequence[str], alternatives: Sequence[str] = (),
+                        min_alternative_probability: float = 0.0) -> SpanConstraint:
         """A logits processor for `stream` that keeps the answer a verbatim span of `sources`, or one of the
-        `alternatives` texts whole (the refusal sentinel)."""
+        `alternatives` texts whole (the refusal sentinel) where the model is that sure of it."""
         if self._vocab is None:
             self._vocab = VocabIndex.build(self.llama.n_vocab(), lambda t: self.llama.detokenize([t]))
         stops = [t for t in (self.llama.token_eos(), *self.llama.tokenize(b"<|im_end|>", add_bos=False, special=True))
                  if t >= 0]
         tokenized = [self.llama.tokenize(a.encode("utf-8"), add_bos=False, special=False) for a in alternatives]
-        return SpanConstraint(self._vocab, sources, sorted(set(stops)), tokenized)
+        return SpanConstraint(self._vocab, sources, sorted(set(stops)), tokenized, min_alternative_probability)
 
     def _turns_tokens(self, system: str, earlier: Sequence[tuple[str, str]], suffix: list[int]) -> int:
         """How many tokens of `suffix` (rendered with `earlier`) the earlier turns take up to the end of the

@@ -100,10 +100,14 @@ def detect_language(text: str) -> str:
     return "en"
 
 
+_QUOTED_SPAN = re.compile(r"«[^»]*»")
+
+
 def answer_language_ok(text: str, lang: str) -> bool:
-    """Is an answer written in `lang`? English answers may carry Arabic names (the prompt asks for the
-    article's spelling), so for English it is enough that a good share of the letters are Latin."""
-    ratio = arabic_ratio(re.sub(r"\[\d+\]", "", text))
+    """Is an answer written in `lang`? What it quotes «...» is the article's own words, not its language;
+    English answers may carry Arabic names, so for English it is enough that a good share of the letters
+    are Latin."""
+    ratio = arabic_ratio(re.sub(r"\[\d+\]", "", _QUOTED_SPAN.sub("", text)))
     return ratio >= 0.5 if lang == "ar" else ratio <= 0.7
 
 

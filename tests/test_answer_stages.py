@@ -121,3 +121,17 @@ def test_scores_follow_squad_with_arabic_forms():
     assert token_f1("The other senior pharmacy technicians. More text.", "other senior pharmacy technicians") == 1.0
     assert token_f1("1953 [2]\n«The war ended in 1953.»", "1953") == 1.0, "only the first line is scored"
     assert 0 < token_f1("senior staff", "other senior pharmacy technicians") < 1
+
+
+def test_an_alternative_needs_the_models_confidence_at_the_first_position():
+    """The refusal sentinel may be written only where the model gives its first token the set probability."""
+    sure = np.full(len(PIECES), -10.0, dtype=np.float32)
+    sure[10] = 10.0  # "NOT" is all but certain
+    unsure = np.zeros(len(PIECES), dtype=np.float32)  # every token alike
+    for scores, allowed in ((sure, True), (unsure, False)):
+        constraint = SpanConstraint(VOCAB, ["ab"], stop_ids=[0], alternatives=[[10, 11]],
+                                    min_alternative_probability=0.9)
+        kept = constraint(np.array([1]), scores.copy())
+        assert bool(np.isfinite(kept[10])) is allowed
+        assert np.isfinite(kept[5]), "the span stays open either way"
+    assert constraint.alternative_probability == pytest.approx(1 / len(PIECES))

@@ -36,11 +36,11 @@ def test_server_backend_streams_a_grounded_answer_in_the_whole_article_layout(se
     remote = remote_engine(settings, engine, server.url)
     assert remote.mode == "article", "the article fits: it is the fixed first message, cached by the server"
     remote.warm()
-    items = list(remote.stream_answer("Where are Putin and Kim expected to meet?"))
+    items = list(remote.stream_answer("أين يتوقع أن يلتقي بوتين وكيم؟"))
     final, pieces = items[-1], items[:-1]
     assert remote.llm.model == "articlebot-test", "the model name is taken from the server's /models"
     assert len(pieces) >= 2, "the answer arrives in pieces"
-    assert final.language == "en" and final.sources
+    assert final.language == "ar" and final.sources
     assert final.timings["completion_tokens"] >= 2
     assert final.kind in ("answer", "unconfirmed")
 

@@ -27,16 +27,15 @@ class Generated:
 
 def stream_quote(llm: ChatModel, system: str, user: str, sources: Sequence[str], max_tokens: int,
                  result: Generated, stats: GenerationStats, cancel: threading.Event | None = None,
-                 earlier: Sequence[tuple[str, str]] = (), show: bool = True,
-                 temperature: float = 0.0) -> Iterator[str]:
+                 show: bool = True, temperature: float = 0.0, refusal_confidence: float = 1.0) -> Iterator[str]:
     """Stream the model's quote of `sources` (nothing while it may still be the sentinel, nothing at all
-    unless `show`); `result` holds the whole quote or the refusal at the end."""
+    unless `show`); `result` holds the whole quote or the refusal at the end. The model may refuse (write
+    the sentinel) only where it gives the sentinel's first token at least `refusal_confidence`."""
     make = getattr(llm, "span_constraint", None)
-    constraint = make(sources) if make else None
+    constraint = make(sources, [SENTINEL], refusal_confidence) if make else None
     result.constrained = constraint is not None
     shown = 0
-    for piece in llm.stream(system, user, max_tokens, temperature, stats, cancel, earlier=earlier,
-                            constraint=constraint):
+    for piece in llm.stream(system, user, max_tokens, temperature, stats, cancel, constraint=constraint):
         result.text += piece
         body = result.text.lstrip()
         if _SENTINEL_ANY.search(body) or SENTINEL.startswith(body.upper().replace(" ", "_")):
@@ -44,7 +43,7 @@ def stream_quote(llm: ChatModel, system: str, user: str, sources: Sequence[str],
         if show and len(body) > shown:
             yield body[shown:]
             shown = len(body)
-    result.refused = bool(_SENTINEL_ANY.search(result.text))
+    result.refused = bool(_SENTINEL_ANY.search(result.text)) or bool(constraint and constraint.alternative)
     result.text = "" if result.refused else result.text.strip()
 
 

@@ -74,7 +74,8 @@ class AnswerPipeline:
         user = quote_prompt(self.prompts, query, found.sentences)
         quote, stats = Generated(), GenerationStats()
         yield from stream_quote(self.llm, self.article.system, user, sources, QUOTE_MAX_TOKENS, quote, stats,
-                                cancel, show=lang == "ar", temperature=self.settings.temperature)
+                                cancel, show=lang == "ar", temperature=self.settings.temperature,
+                                refusal_confidence=self.settings.refusal_confidence)
         timings.update(first_token_s=round(timings["retrieval_s"] + stats.first_token_s, 4),
                        quote_s=round(stats.total_s, 4), prompt_tokens=stats.prompt_tokens,
                        evaluated_tokens=stats.evaluated_tokens, completion_tokens=stats.completion_tokens)

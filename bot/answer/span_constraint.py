@@ -48,7 +48,9 @@ class SpanConstraint:
     `alternatives` (written whole, then stopped). `span` and `alternative` tell what was written."""
 
     def __init__(self, vocab: VocabIndex, sources: Sequence[str], stop_ids: Sequence[int],
-                 alternatives: Sequence[Sequence[int]] = ()) -> None:
+                 alternatives: Sequence[Sequence[int]] = (), min_alternative_probability: float = 0.0) -> None:
+        """An alternative may be chosen only where the model gives its first token at least
+        `min_alternative_probability` (softmax over the whole vocabulary at the first position)."""
         self.vocab = vocab
         self.text = _SEPARATOR.join(s.encode("utf-8") for s in sources)
         self.stop_ids = list(stop_ids)
@@ -56,6 +58,8 @@ class SpanConstraint:
         self.positions = [m.start() for m in _WORD_START.finditer(self.text)]
         self.written = b""
         self.alternative: list[int] | None = None  # the alternative being written, once chosen
+        self.min_alternative_probability = min_alternative_probability
+        self.alternative_probability = 0.0  # what the model gave the alternatives' first tokens, first position
         self._alternative_done = 0
         self._steps = 0
 
@@ -64,6 +68,12 @@ class SpanConstraint:
             self.advance(int(input_ids[-1]))
         self._steps += 1
         allowed = self.allowed()
+        if self._steps == 1 and self.alternatives:
+            probabilities = np.exp(scores - scores.max())
+            firsts = sorted({a[0] for a in self.alternatives})
+            self.alternative_probability = float(probabilities[firsts].sum() / probabilities.sum())
+            if self.alternative_probability < self.min_alternative_probability:
+                allowed = [t for t in allowed if t not in firsts or t in self._span_tokens()]
         masked = np.full_like(scores, -np.inf)
         masked[allowed] = scores[allowed]
         return masked
