@@ -23,7 +23,6 @@ from .understand import understand
 
 log = logging.getLogger("articlebot.answer")
 
-MAX_SOURCES = 3
 QUOTE_MAX_TOKENS = 48  # a quote is a phrase; longer is the model copying on
 TRANSLATION_MAX_TOKENS = 60
 
@@ -68,7 +67,8 @@ class AnswerPipeline:
         lang = query.language
         if found.similarity < self.settings.min_similarity:
             log.info("event=refused_by_retrieval similarity=%.3f", found.similarity)
-            yield Answer(message("not_in_article", lang), lang, Kind.REFUSAL, found.hits, timings, query.search_text)
+            yield self._finish(Answer(message("not_in_article", lang), lang, Kind.REFUSAL, found.hits, timings,
+                                      query.search_text), started)
             return
         sources = [sentence.text for sentence in found.sentences]
         user = quote_prompt(self.prompts, query, found.sentences)
