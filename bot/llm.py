@@ -326,9 +326,8 @@ class LocalLLM:
                 repeat_penalty = self.repeat_penalty
                 if constraint is not None:  # a quote repeats the prompt by design: no penalty, no drafts
                     steering, repeat_penalty = {"logits_processor": [constraint]}, 1.0
-                if self._lookup is not None and constraint is None:
-                    yield from self._stream_lookup(tokens, cached, max_tokens, temperature, stats, started, cancel,
-                                                   steering)
+                elif self._lookup is not None:
+                    yield from self._stream_lookup(tokens, cached, max_tokens, temperature, stats, started, cancel)
                     return
                 pieces = self.llama.create_completion(
                     prompt=tokens, max_tokens=max_tokens, temperature=temperature, **SAMPLING, **steering,
@@ -352,10 +351,9 @@ class LocalLLM:
                     stats.completion_tokens = max(stats.completion_tokens, self.llama.n_tokens - len(tokens) + 1)
 
     def _stream_lookup(self, tokens: list[int], cached: int, max_tokens: int, temperature: float,
-                       stats: GenerationStats, started: float, cancel: threading.Event | None,
-                       steering: dict) -> Iterator[str]:
+                       stats: GenerationStats, started: float, cancel: threading.Event | None) -> Iterator[str]:
         """Generation with prompt-lookup drafts (see lookup_decoding); the same sampling as create_completion."""
-        sampling = {"temp": temperature, "repeat_penalty": self.repeat_penalty, **SAMPLING, **steering}
+        sampling = {"temp": temperature, "repeat_penalty": self.repeat_penalty, **SAMPLING}
         counted = 0
 
         def counting(stream: Iterator[int]) -> Iterator[int]:

@@ -3,7 +3,7 @@
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh "default,small,embed" test
+bash scripts/setup.sh "small,embed" test  # the tests run the small model; quality is the benchmark's job
 # The shared-state tests start a throwaway PostgreSQL server: Debian's package, installed if missing.
 if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     echo "== installing PostgreSQL for the shared-state tests"

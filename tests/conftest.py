@@ -1,4 +1,5 @@
-"""Shared fixtures: real models (the small LLM for speed), a private index directory per test session."""
+"""Shared fixtures: real models (the small LLM: the tests check behaviour, the benchmark quality), a private
+index directory per test session."""
 
 from __future__ import annotations
 
@@ -26,16 +27,3 @@ def engine(settings: Settings):
     from bot.engine import Engine
 
     return Engine.load(settings)
-
-
-@pytest.fixture(scope="session")
-def default_engine(settings: Settings, engine):
-    """The default (1.5B) model, sharing the embedder and index of the small engine to save memory."""
-    from bot.engine import Engine, load_llm
-    from bot.models import resolve_model_path
-
-    default_settings = settings.with_overrides(llm_model="default")
-    llm = load_llm(default_settings, resolve_model_path(default_settings, "default", "gguf"))  # as the bot loads it
-    default = Engine(default_settings, engine.article, engine.index, engine.embedder, llm, engine.prompts)
-    default.warm()
-    return default
