@@ -1,0 +1,142 @@
+"""Runs the answer stages in order, once each: understand -> retrieve -> prompt -> generate -> check ->
+deliver. The one owner of timings and cancellation; front ends read what `stream` yields."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from ..config import Settings
+from ..llm import ChatModel, GenerationStats
+from ..messages import message
+from ..prompts import Prompts
+from ..retrieval import ArticleIndex, Hit, TextEncoder
+from . import checks
+from .generate import Generated, stream_line, stream_quote
+from .prompt import quote_prompt, translation_prompt
+from .retrieve import Sentence, retrieve
+from .types import Answer, Kind, Query, Retraction, Turn
+from .understand import understand
+
+log = logging.getLogger("articlebot.answer")
+
+QUOTE_MAX_TOKENS = 48  # a quote is a phrase; longer is the model copying on
+TRANSLATION_MAX_TOKENS = 60
+
+StreamItem = str | Retraction | Answer
+
+
+@dataclass
+class ArticleContext:
+    """What the pipeline reads: the index (chunks and vectors) and the system text holding the article (or
+    only instructions, in the retrieval layout)."""
+
+    index: ArticleIndex
+    system: str
+    names: tuple[tuple[str, str], ...] = ()  # the optional names list: (Arabic, English) spellings
+
+
+class AnswerPipeline:
+    def __init__(self, settings: Settings, article: ArticleContext, embedder: TextEncoder, llm: ChatModel,
+                 prompts: Prompts, summarize: Callable[[str], Iterator[StreamItem]]) -> None:
+        self.settings = settings
+        self.article = article
+        self.embedder = embedder
+        self.llm = llm
+        self.prompts = prompts
+        self.summarize = summarize
+
+    def stream(self, question: str, history: list[Turn] | None = None,
+               cancel: threading.Event | None = None) -> Iterator[StreamItem]:
+        """Text pieces as they are generated, then the final Answer (always last)."""
+        started = time.perf_counter()
+        query = understand(question, list(history or []), self.settings.history_turns,
+                           self.settings.rewrite_follow_ups)
+        if isinstance(query, Answer):
+            yield query
+            return
+        if query.summary:
+            yield from self.summarize(query.language)
+            return
+        index = self.article.index
+        found = retrieve(index, self.embedder, query, self.settings.top_k, self.settings.retrieval)
+        timings: dict[str, float] = {"retrieval_s": round(time.perf_counter() - started, 4)}
+        lang = query.language
+        if found.similarity < self.settings.min_similarity:
+            log.info("event=refused_by_retrieval similarity=%.3f", found.similarity)
+            yield self._finish(Answer(message("not_in_article", lang), lang, Kind.REFUSAL, found.hits, timings,
+                                      query.search_text), started)
+            return
+        sources = [sentence.text for sentence in found.sentences]
+        user = quote_prompt(self.prompts, query, found.sentences)
+        quote, stats = Generated(), GenerationStats()
+        yield from stream_quote(self.llm, self.article.system, user, sources, QUOTE_MAX_TOKENS, quote, stats,
+                                cancel, show=lang == "ar", temperature=self.settings.temperature,
+                                refusal_confidence=self.settings.refusal_confidence)
+        timings.update(first_token_s=round(timings["retrieval_s"] + stats.first_token_s, 4),
+                       quote_s=round(stats.total_s, 4), prompt_tokens=stats.prompt_tokens,
+                       evaluated_tokens=stats.evaluated_tokens, completion_tokens=stats.completion_tokens)
+        if quote.refused or not quote.text:
+            log.info("event=answer_refused by=model")
+            yield self._finish(Answer(message("not_in_article", lang), lang, Kind.REFUSAL, found.hits, timings,
+                                      query.search_text), started)
+            return
+        if not quote.constrained and not (verdict := checks.quoted(quote.text, sources)).ok:
+            yield from self._unconfirmed(query, found.hits, timings, started, verdict.check, quote.text)
+            return
+        evidence = next((sentence for sentence in found.sentences if checks.quoted(quote.text, [sentence.text]).ok),
+                        found.sentences[0])
+        cited = self._cited(evidence)
+        marker = f" [{evidence.chunk_id + 1}]"
+        short = quote.text if lang == "ar" else (yield from self._in_english(query, quote.text, timings, cancel))
+        evidence_line = f"{marker}\n«{evidence.text}»"  # verbatim: a translation would add the model's errors
+        yield evidence_line
+        text = short + evidence_line
+        log.info("event=answer_quoted chars=%d passage=%d", len(quote.text), evidence.chunk_id + 1)
+        yield self._finish(Answer(text, lang, Kind.ANSWER, cited, timings, query.search_text, raw=quote.text),
+                           started)
+
+    # ---------------------------------------------------------------- stages' helpers
+
+    def _in_english(self, query: Query, span: str, timings: dict[str, float],
+                    cancel: threading.Event | None) -> Iterator[StreamItem]:
+        """The Arabic quote said in English for an English question; when the wording fails a check (a figure
+        the quote does not write, not English), the quote itself is given, marked as the article's words."""
+        wording, stats = Generated(), GenerationStats()
+        pieces = []
+        user = translation_prompt(self.prompts, query, span, self.article.names)
+        for piece in stream_line(self.llm, self.article.system, user, TRANSLATION_MAX_TOKENS, wording, stats, cancel,
+                                 self.settings.temperature):
+            pieces.append(piece)
+            yield piece
+        timings.update(translation_s=round(stats.total_s, 4),
+                       first_token_s=round(timings["retrieval_s"] + timings["quote_s"] + stats.first_token_s, 4))
+        text = wording.text
+        failed = next((v for v in (checks.numbers_kept(text, span), checks.in_language(text, "en")) if not v.ok), None)
+        if failed or wording.refused or not text:
+            log.info("event=wording_rejected check=%s", failed.check if failed else "empty")
+            kept = message("article_words", "en", quote=span)
+            if pieces:
+                yield Retraction(kept)
+            return kept
+        return text
+
+    def _cited(self, evidence: Sentence) -> list[Hit]:
+        """The passage the quote's sentence stands in."""
+        return [Hit(self.article.index.chunks[evidence.chunk_id], evidence.similarity, None, None)]
+
+    def _unconfirmed(self, query: Query, hits: list[Hit], timings: dict[str, float], started: float, check: str,
+                     draft: str) -> Iterator[StreamItem]:
+        log.info("event=answer_unconfirmed reason=%s", check)
+        if query.language == "ar":
+            yield Retraction(message("unconfirmed", query.language))
+        yield self._finish(Answer(message("unconfirmed", query.language), query.language, Kind.UNCONFIRMED, hits,
+                                  timings, query.search_text, check=check, draft=draft), started)
+
+    @staticmethod
+    def _finish(answer: Answer, started: float) -> Answer:
+        answer.timings["total_s"] = round(time.perf_counter() - started, 4)
+        return answer
