@@ -53,17 +53,6 @@ class Verdict:
         return cls(True)
 
 
-@dataclass(frozen=True)
-class Draft:
-    """What generation produced: an Arabic span quoted from the passages (`span`), the text in the asker's
-    language (`text`, the span itself for Arabic), or a refusal (`refused`)."""
-
-    span: str
-    text: str
-    refused: bool
-    stats: dict[str, float] = field(default_factory=dict)
-
-
 @dataclass
 class Answer:
     text: str
