@@ -110,8 +110,7 @@ def main() -> int:
 
     from bot.llm import SAMPLING
 
-    raw = raw_llama(path, settings.threads, settings.n_ctx, [80, 512, 2880], use_mmap=settings.llm_mmap,
-                    repack=settings.llm_repack,
+    raw = raw_llama(path, settings.threads, settings.n_ctx, [80, 512, 2880], use_mmap=False, repack=True,
                     bot_sampling={"temp": settings.temperature, "repeat_penalty": settings.repeat_penalty, **SAMPLING})
 
     started = time.perf_counter()

@@ -93,7 +93,7 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="xquad-"))
     settings = Settings.from_env().with_overrides(llm_model=args.model, index_dir=scratch, **overrides)
     embedder = load_embedder(resolve_model_path(settings, settings.embed_model, "embed"), settings.threads,
-                             settings.embed_backend, settings.embed_dtype, settings.cache_dir)
+                             settings.embed_backend, "auto", settings.cache_dir)
     llm = load_llm(settings, resolve_model_path(settings, settings.llm_model, "gguf"))
     prompts = Prompts(settings.prompts_dir)
     arabic, english_by_id = load_split(args.data)

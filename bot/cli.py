@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
-from typing import Callable
+from typing import Callable, get_type_hints
 
 # Offline by design: never let a library try to reach a model hub, and keep its progress bars quiet.
 for _name, _value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
@@ -16,7 +16,7 @@ for _name, _value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HU
                       "PTB_TIMEDELTA": "1"}.items():
     os.environ.setdefault(_name, _value)
 
-from .config import ConfigError, Settings  # noqa: E402
+from .config import ConfigError, Settings, options, options_markdown  # noqa: E402
 from .logs import setup_logging  # noqa: E402
 
 EXIT_USAGE = 2
@@ -26,14 +26,18 @@ class UserError(Exception):
     """Something the user can fix; printed as one line, no traceback."""
 
 
+def _add_option_flags(parser: argparse.ArgumentParser, group: str) -> None:
+    """The CLI flags of the options in `group` ("engine" or "bot"), as bot/config.py defines them."""
+    types = get_type_hints(Settings)
+    for f, opt in options():
+        if opt.flag and opt.flag_group == group:
+            kind = types[f.name]
+            parser.add_argument(opt.flag, dest=f.name, type=kind if kind in (int, float, Path) else str,
+                                help=f"{opt.doc} (env {opt.env})")
+
+
 def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", dest="llm_model", help="GGUF file, or a manifest name: default, small (env ARTICLEBOT_LLM_MODEL)")
-    parser.add_argument("--embed-model", dest="embed_model", help="sentence-transformers model directory or 'embed' (env ARTICLEBOT_EMBED_MODEL)")
-    parser.add_argument("--article", type=Path, help="article text file (env ARTICLEBOT_ARTICLE)")
-    parser.add_argument("--threads", type=int, help="CPU threads (env ARTICLEBOT_THREADS)")
-    parser.add_argument("--ctx", dest="n_ctx", type=int, help="LLM context size in tokens (env ARTICLEBOT_CTX)")
-    parser.add_argument("--retrieval", choices=["hybrid", "dense", "lexical"], help="retrieval mode (env ARTICLEBOT_RETRIEVAL)")
-    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (env ARTICLEBOT_LOG_LEVEL)")
+    _add_option_flags(parser, "engine")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_flags(telegram)
     _add_bot_flags(telegram)
 
+    sub.add_parser("options", help="print the configuration options as the README's Markdown tables")
+
     start = sub.add_parser("start", help="the Telegram bot when TELEGRAM_BOT_TOKEN is set, otherwise the terminal chat")
     _add_engine_flags(start)
     _add_bot_flags(start)
@@ -87,17 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_bot_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--webhook", action="store_true",
                         help="take updates through a webhook instead of long polling (needs --webhook-url)")
-    parser.add_argument("--webhook-url", help="public https URL Telegram posts updates to (env ARTICLEBOT_WEBHOOK_URL)")
-    parser.add_argument("--listen", dest="webhook_listen", help="webhook listen address (env ARTICLEBOT_WEBHOOK_LISTEN)")
-    parser.add_argument("--port", dest="webhook_port", type=int, help="webhook listen port (env ARTICLEBOT_WEBHOOK_PORT)")
-    parser.add_argument("--llm-url", help="OpenAI-compatible server to generate with (env ARTICLEBOT_LLM_URL)")
+    _add_option_flags(parser, "bot")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {k: getattr(args, k, None) for k in ("llm_model", "embed_model", "threads", "n_ctx", "retrieval",
-                                                     "log_level", "webhook_url", "webhook_listen", "webhook_port", "llm_url")}
-    if getattr(args, "article", None) is not None:
-        overrides["article"] = args.article.resolve()
+    overrides = {f.name: getattr(args, f.name, None) for f, opt in options() if opt.flag}
+    for name, value in overrides.items():
+        if isinstance(value, Path):
+            overrides[name] = value.expanduser().resolve()
+        elif name == "log_level" and value:
+            overrides[name] = value.upper()
     return Settings.from_env().with_overrides(**overrides)
 
 
@@ -143,7 +148,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         raise UserError(str(exc)) from None
     started = time.perf_counter()
     embedder = load_embedder(resolve_model_path(settings, settings.embed_model, "embed"), settings.threads,
-                             settings.embed_backend, settings.embed_dtype, settings.cache_dir, _progress)
+                             settings.embed_backend, "auto", settings.cache_dir, _progress)
     index = ensure_index(settings, article, embedder, _progress, force=args.force)
     print(f"index: {len(index.chunks)} chunks, {index.manifest['dims']} dims, "
           f"{time.perf_counter() - started:.1f} s (build {index.manifest.get('build_seconds', 0):.1f} s) -> {settings.index_dir}")
@@ -157,22 +162,25 @@ def _print_sources(answer, out=sys.stdout) -> None:
 
 
 def _stream_to(out, stream) -> object:
-    """Print text pieces as they come; return the final Answer. If the final text differs from what was
-    streamed (a checked answer was replaced), print the final text."""
+    """Print text pieces as they come, then what the final Answer adds to them (its citation); return the
+    Answer. If the final text does not go on from what was streamed (a checked answer replaced it), print it
+    whole."""
     from .engine import Answer, Retraction
 
-    shown = ""
+    shown = note = ""
     for item in stream:
         if isinstance(item, Retraction):  # what was printed is withdrawn: say so, start a new line
             out.write(f"\n↳ {item.note}\n")
             out.flush()
-            shown = ""
+            shown, note = "", item.note
             continue
         if isinstance(item, Answer):
-            if shown.strip() and item.text.startswith(shown):
-                out.write(item.text[len(shown):])  # the verified citations
-            elif item.text.strip() != shown.strip():
-                out.write(("\n↳ " if shown else "") + item.text)  # a checked answer replaced the stream
+            rest = _after(item.text, note + shown) if note else None  # the note may be the answer's start
+            rest = _after(item.text, shown) if rest is None else rest
+            if rest is not None:
+                out.write(rest)  # what the stream did not show yet (its citation)
+            else:
+                out.write("\n↳ " + item.text)  # a checked answer replaced the stream
             out.write("\n")
             out.flush()
             return item
@@ -180,6 +188,23 @@ def _stream_to(out, stream) -> object:
         out.write(item)
         out.flush()
     raise RuntimeError("the engine ended without an answer")
+
+
+def _after(text: str, shown: str) -> str | None:
+    """The part of `text` after what `shown` printed of it (blanks may differ), or None when `text` does not
+    go on from `shown`."""
+    if not shown.strip():
+        return text
+    at = 0
+    for char in shown:
+        if char.isspace():
+            continue
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at >= len(text) or text[at] != char:
+            return None
+        at += 1
+    return text[at:]
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
@@ -274,6 +299,11 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_options(args: argparse.Namespace, settings: Settings) -> int:
+    print(options_markdown(), end="")
+    return 0
+
+
 def cmd_telegram(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.telegram_token:
         raise UserError("TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and export it")
@@ -308,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
                       [settings.telegram_token, settings.webhook_secret, settings.llm_api_key, settings.database_url,
                        urlparse(settings.database_url).password or ""])
         handler = {"models": cmd_models, "index": cmd_index, "ask": cmd_ask, "chat": cmd_chat,
-                   "summary": cmd_summary, "eval": cmd_eval, "telegram": cmd_telegram}[command]
+                   "summary": cmd_summary, "eval": cmd_eval, "telegram": cmd_telegram,
+                   "options": cmd_options}[command]
         return handler(args, settings)
     except (UserError, ConfigError, ModelError, EngineError, LLMError, PromptError, IndexProblem, StoreError) as exc:
         print(f"articlebot: error: {exc}", file=sys.stderr)

@@ -37,7 +37,7 @@ __all__ = ["Answer", "Engine", "EngineError", "Kind", "Retraction", "Turn", "is_
 log = logging.getLogger("articlebot.engine")
 
 _CITATION = re.compile(r"\s*\[\d{1,3}\]")  # the model's own passage markers: bullets carry verified ones
-ANSWER_RESERVE_TOKENS = 700  # room kept for history, passages and the question
+ANSWER_RESERVE_TOKENS = 900  # room kept for history, sentences, the question and the answer
 SUMMARY_FORMAT = "3"  # part of a cached summary's key: bump when the summary's layout changes
 SUMMARY_TRANSLATION_TRIES = 8  # sentences translated at most for a summary in another language
 
@@ -77,7 +77,7 @@ class Engine:
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="load") as pool:
             progress("loading the embedding model and the language model ...")
             embedder_future = pool.submit(load_embedder, embed_path, settings.threads, settings.embed_backend,
-                                          settings.embed_dtype, settings.cache_dir, progress)
+                                          "auto", settings.cache_dir, progress)
             llm = load_llm(settings, llm_path)
             _, _, system = choose_prompt(settings, prompts, llm, article, chunk_article(article, CHUNK_MAX_CHARS))
             progress("preparing the article prompt (slow only the first time) ...")
@@ -109,7 +109,7 @@ class Engine:
 
     def retrieve(self, question: str, history: list[Turn], k: int | None = None) -> tuple[str, list[Hit], float]:
         """(search text, passages, best similarity) as the answer path retrieves them for `question`."""
-        query = understand(question, history, self.settings.history_turns, self.settings.rewrite_follow_ups)
+        query = understand(question, history, self.settings.history_turns)
         if isinstance(query, Answer):
             return question, [], 0.0
         found = retrieve(self.index, self.embedder, query, k or self.settings.top_k, self.settings.retrieval)
@@ -266,8 +266,7 @@ def load_llm(settings: Settings, path: Path | None) -> ChatModel:
                          settings.llm_timeout)
     assert path is not None
     return LocalLLM(path, n_ctx=settings.n_ctx, threads=settings.threads, state_dir=settings.cache_dir / "states",
-                    repeat_penalty=settings.repeat_penalty, use_mmap=settings.llm_mmap,
-                    lookup_draft=settings.lookup_draft, repack=settings.llm_repack)
+                    repeat_penalty=settings.repeat_penalty, lookup_draft=settings.lookup_draft)
 
 
 def choose_prompt(settings: Settings, prompts: Prompts, llm: ChatModel, article: Article,
@@ -279,8 +278,7 @@ def choose_prompt(settings: Settings, prompts: Prompts, llm: ChatModel, article:
     byline = article.byline_text()
     system = prompts.fill("system_article", byline=byline, passages=passages)
     prefix = llm.prompt_tokens(system)
-    budget = llm.n_ctx - settings.max_answer_tokens - ANSWER_RESERVE_TOKENS
-    if settings.prompt_mode == "retrieval" or (settings.prompt_mode != "article" and prefix > budget):
+    if prefix > llm.n_ctx - ANSWER_RESERVE_TOKENS:
         system = prompts.fill("system_retrieval", byline=byline)
         return "retrieval", llm.prompt_tokens(system), system
     return "article", prefix, system

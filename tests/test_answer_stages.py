@@ -86,7 +86,6 @@ def test_a_follow_up_is_searched_with_the_previous_question():
     assert query.search_text == "Who founded the company in 1998? And where did she live?"
     alone = understand("Where was the company founded in the first place by the owners?", history, 6)
     assert alone.search_text == alone.question
-    assert understand("And where did she live?", history, 6, rewrite=False).search_text == "And where did she live?"
 
 
 @pytest.mark.parametrize("text,kind", [("", Kind.EMPTY), ("\u200f ", Kind.EMPTY), ("Où est-il ?", Kind.UNSUPPORTED),

@@ -21,7 +21,9 @@ def run(*args: str, env: dict | None = None, stdin: str | None = None, timeout: 
     (["ask", "  "], {}, "the question is empty"),
     (["ask", "hi", "--article", "/nonexistent/article.txt"], {}, "article not found"),
     (["ask", "hi", "--model", "/nonexistent/model.gguf"], {}, "model not found: /nonexistent/model.gguf"),
-    (["ask", "hi"], {"ARTICLEBOT_TOP_K": "many"}, "ARTICLEBOT_TOP_K='many' is not a whole number"),
+    (["ask", "hi"], {"ARTICLEBOT_HISTORY_TURNS": "many"}, "ARTICLEBOT_HISTORY_TURNS='many' is not a whole number"),
+    (["ask", "hi"], {"ARTICLEBOT_THREADS": "0"}, "ARTICLEBOT_THREADS=0 must be at least 1"),
+    (["ask", "hi"], {"ARTICLEBOT_LOG_LEVEL": "loud"}, "ARTICLEBOT_LOG_LEVEL='loud': use one of"),
     (["telegram"], {"TELEGRAM_BOT_TOKEN": ""}, "TELEGRAM_BOT_TOKEN is not set"),
     (["telegram", "--webhook"], {"TELEGRAM_BOT_TOKEN": "1:x"}, "--webhook needs the public URL"),
     (["telegram", "--webhook-url", "https://bot.example.org/tg"], {"TELEGRAM_BOT_TOKEN": "1:x"},
@@ -95,3 +97,34 @@ def test_terminal_chat_shows_a_withdrawn_answer_as_withdrawn():
     assert _stream_to(out, stream) is final
     lines = out.getvalue().splitlines()
     assert lines == ["They meet in Seoul.", "↳ reading the passages again …", "They meet in Vladivostok. [2]"]
+
+
+def test_terminal_chat_prints_a_streamed_answer_once():
+    """The stream's blanks may differ from the final text's (a quote is stripped): the answer is printed once,
+    then only its citation."""
+    import io
+
+    from bot.cli import _stream_to
+    from bot.engine import Answer
+
+    out = io.StringIO()
+    final = Answer("في فلاديفوستوك [2]\n«حيث يتوقع أن يلتقي الرئيسان في فلاديفوستوك»", "ar", "answer")
+    _stream_to(out, iter([" في ", "فلاديفوستوك ", " [2]\n«حيث يتوقع أن يلتقي الرئيسان في فلاديفوستوك»", final]))
+    assert out.getvalue().count("فلاديفوستوك") == 2, "the quote once, the evidence sentence once"
+    assert "↳" not in out.getvalue()
+    assert out.getvalue().rstrip().endswith("»"), "it ends with its citation"
+
+
+def test_terminal_chat_does_not_repeat_a_withdrawn_answers_note():
+    """A wording withdrawn for the article's own words: the note is the answer's start, printed once."""
+    import io
+
+    from bot.cli import _stream_to
+    from bot.engine import Answer, Retraction
+
+    out = io.StringIO()
+    kept = "In the article's own words: «في فلاديفوستوك»"
+    final = Answer(kept + " [2]\n«يلتقي الرئيسان في فلاديفوستوك»", "en", "answer")
+    _stream_to(out, iter(["They meet in Seoul", Retraction(kept), " [2]\n«يلتقي الرئيسان في فلاديفوستوك»", final]))
+    assert out.getvalue().count("In the article's own words") == 1
+    assert out.getvalue().splitlines()[0] == "They meet in Seoul"

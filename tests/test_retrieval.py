@@ -139,7 +139,7 @@ def torch_embedder(settings):
     from bot.retrieval import Embedder
 
     return Embedder(resolve_model_path(settings, settings.embed_model, "embed"), settings.threads,
-                    settings.embed_dtype, settings.cache_dir)
+                    "auto", settings.cache_dir)
 
 
 def test_embedder_precision_follows_the_cpu_and_keys_the_index(torch_embedder, settings):
@@ -226,6 +226,6 @@ def test_a_damaged_onnx_export_is_removed_and_torch_serves(settings, tmp_path):
 def test_embed_backend_is_validated():
     from bot.config import ConfigError, Settings
 
-    assert Settings.from_env({"ARTICLEBOT_EMBED_BACKEND": "torch"}).embed_backend == "torch"
-    with pytest.raises(ConfigError, match="ARTICLEBOT_EMBED_BACKEND"):
-        Settings.from_env({"ARTICLEBOT_EMBED_BACKEND": "tensorflow"})
+    assert Settings().with_overrides(embed_backend="torch").embed_backend == "torch"
+    with pytest.raises(ConfigError, match="embed_backend"):
+        Settings().with_overrides(embed_backend="tensorflow")

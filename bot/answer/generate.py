@@ -37,7 +37,7 @@ def stream_quote(llm: ChatModel, system: str, user: str, sources: Sequence[str],
     shown = 0
     for piece in llm.stream(system, user, max_tokens, temperature, stats, cancel, constraint=constraint):
         result.text += piece
-        body = result.text.lstrip()
+        body = result.text.strip()  # trailing blanks held back: the quote is shown as it ends, stripped
         if _SENTINEL_ANY.search(body) or SENTINEL.startswith(body.upper().replace(" ", "_")):
             continue
         if show and len(body) > shown:

@@ -53,8 +53,7 @@ class AnswerPipeline:
                cancel: threading.Event | None = None) -> Iterator[StreamItem]:
         """Text pieces as they are generated, then the final Answer (always last)."""
         started = time.perf_counter()
-        query = understand(question, list(history or []), self.settings.history_turns,
-                           self.settings.rewrite_follow_ups)
+        query = understand(question, list(history or []), self.settings.history_turns)
         if isinstance(query, Answer):
             yield query
             return
@@ -71,7 +70,8 @@ class AnswerPipeline:
                                       query.search_text), started)
             return
         sources = [sentence.text for sentence in found.sentences]
-        user = quote_prompt(self.prompts, query, found.sentences)
+        gated = hasattr(self.llm, "span_constraint")  # the refusal sentinel needs the confidence gate
+        user = quote_prompt(self.prompts, query, found.sentences, offer_refusal=gated)
         quote, stats = Generated(), GenerationStats()
         yield from stream_quote(self.llm, self.article.system, user, sources, QUOTE_MAX_TOKENS, quote, stats,
                                 cancel, show=lang == "ar", temperature=self.settings.temperature,

@@ -13,12 +13,15 @@ HISTORY_ANSWER_CHARS = 300  # an earlier answer is shown this long at most
 Names = Sequence[tuple[str, str]]
 
 
-def quote_prompt(prompts: Prompts, query: Query, sentences: list[Sentence]) -> str:
+def quote_prompt(prompts: Prompts, query: Query, sentences: list[Sentence], offer_refusal: bool = True) -> str:
     """Ask for the article's own words answering the question, out of its `sentences` closest to it (shown
-    right before the question, each with its passage number)."""
+    right before the question, each with its passage number). `offer_refusal`: the model may reply with the
+    refusal sentinel; only where the backend gates it by the model's confidence (unoffered, a small model
+    would refuse whenever unsure)."""
     body = "\n".join(f"[{s.chunk_id + 1}] {s.text}" for s in sentences)
+    refusal = " " + prompts.text("quote_refusal").strip() if offer_refusal else ""
     return prompts.fill("quote_question", history=history_block(prompts, query.history, query.language),
-                        sentences=body, question=query.question)
+                        sentences=body, question=query.question, refusal=refusal)
 
 
 def translation_prompt(prompts: Prompts, query: Query, span: str, names: Names = ()) -> str:

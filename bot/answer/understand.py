@@ -15,10 +15,9 @@ SUMMARY_MAX_WORDS = 12  # a longer message naming "summary" asks something else 
 _WORD = re.compile(r"[\w;']+")
 
 
-def understand(question: str, history: list[Turn], history_turns: int, rewrite: bool = True) -> Query | Answer:
+def understand(question: str, history: list[Turn], history_turns: int) -> Query | Answer:
     """The Query for `question`, or the Answer itself when there is nothing to look up (an empty message,
-    a language the bot does not answer in). With `rewrite`, a follow-up is searched with the previous
-    question before it."""
+    a language the bot does not answer in). A follow-up is searched with the previous question before it."""
     kept = tuple(history[-history_turns:]) if history_turns else ()
     question = clean_text(question).strip()
     if not question:
@@ -28,7 +27,7 @@ def understand(question: str, history: list[Turn], history_turns: int, rewrite: 
         lang = kept[-1].language  # "ok?", "why?" keep the chat's language
     if lang not in ("ar", "en"):
         return Answer(bilingual("unsupported_language"), "other", Kind.UNSUPPORTED)
-    search = f"{kept[-1].question} {question}" if rewrite and kept and is_follow_up(question) else question
+    search = f"{kept[-1].question} {question}" if kept and is_follow_up(question) else question
     return Query(question, lang, search, kept, summary=asks_for_summary(question))
 
 
