@@ -17,9 +17,11 @@ for _name, _value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HU
     os.environ.setdefault(_name, _value)
 
 from .config import ConfigError, Settings, options, options_markdown  # noqa: E402
+from . import progress  # noqa: E402
 from .logs import setup_logging  # noqa: E402
 
 EXIT_USAGE = 2
+SETUP_LOG = "setup.log"  # in the cache directory: what libraries print during the first-run steps
 
 
 class UserError(Exception):
@@ -334,9 +336,13 @@ def main(argv: list[str] | None = None) -> int:
             command = "telegram" if settings.telegram_token else "chat"
         quiet = command in ("ask", "chat", "summary", "eval") and not getattr(args, "log_level", None) \
             and "ARTICLEBOT_LOG_LEVEL" not in os.environ
+        person = command != "telegram"  # at a terminal: step bars, and libraries' chatter to the log file
         setup_logging("WARNING" if quiet else settings.log_level,
                       [settings.telegram_token, settings.webhook_secret, settings.llm_api_key, settings.database_url,
-                       urlparse(settings.database_url).password or ""])
+                       urlparse(settings.database_url).password or ""],
+                      log_file=settings.cache_dir / SETUP_LOG if person else None)
+        if person and not getattr(args, "json", False):
+            progress.enable()
         handler = {"models": cmd_models, "index": cmd_index, "ask": cmd_ask, "chat": cmd_chat,
                    "summary": cmd_summary, "eval": cmd_eval, "telegram": cmd_telegram,
                    "options": cmd_options}[command]

@@ -27,6 +27,7 @@ from .llm import ChatModel, LocalLLM
 from .llm_remote import RemoteLLM
 from .messages import message
 from .models import resolve_model_path
+from .progress import step
 from .prompts import Prompts
 from .retrieval import CHUNK_MAX_CHARS, ArticleIndex, Hit, TextEncoder, load_embedder
 from .summary import SUMMARY_SENTENCES, SUMMARY_WORDS, ranked_sentences, summary_sentences
@@ -80,7 +81,6 @@ class Engine:
                                           "auto", settings.cache_dir, progress)
             llm = load_llm(settings, llm_path)
             _, _, system = choose_prompt(settings, prompts, llm, article, chunk_article(article, CHUNK_MAX_CHARS))
-            progress("preparing the article prompt (slow only the first time) ...")
             warm_future = pool.submit(llm.warm, system)
             embedder = embedder_future.result()
             index = ensure_index(settings, article, embedder, progress)
@@ -248,9 +248,9 @@ def ensure_index(settings: Settings, article: Article, embedder: TextEncoder,
             return ArticleIndex.load(directory, article)
         except Exception as exc:  # noqa: BLE001 - any unreadable index is rebuilt
             log.warning("event=index_unreadable dir=%s error=%s", directory, exc)
-    progress("building the index ...")
     started = time.perf_counter()
-    index = ArticleIndex.build(article, embedder)
+    with step("building the index"):
+        index = ArticleIndex.build(article, embedder)
     try:
         index.save(directory)
     except OSError as exc:

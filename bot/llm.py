@@ -21,11 +21,13 @@ from typing import Iterator, Protocol, Sequence
 
 from .answer.span_constraint import SpanConstraint, VocabIndex
 from .lookup_decoding import LookupDecoder, detokenize_stream
+from .progress import step
 
 log = logging.getLogger("articlebot.llm")
 
 SAMPLING = {"top_k": 40, "top_p": 0.9, "min_p": 0.05}  # with the temperature and repeat penalty of the settings
 RESTORED_PREFIX_TOKENS = 512  # a prompt prefix at least this long is reloaded from its saved state when lost
+PREFIX_STEP_TOKENS = 256  # a prefix is evaluated in steps this long, for the progress bar
 SPLITS_KEPT = 4  # system texts whose tokenised prefix is kept (the article's, the sentence look's, a test's)
 _SPECIAL_TOKEN_TEXT = re.compile(r"<\|[^|<>\s]{1,40}\|>")
 _CHATML = (
@@ -211,7 +213,10 @@ class LocalLLM:
             log.info("event=prefix_state_loaded tokens=%d seconds=%.2f", len(prefix), time.perf_counter() - started)
         else:
             self.llama.reset()
-            self.llama.eval(prefix)
+            with step("computing the article prompt (once per article and model)", len(prefix), "token") as bar:
+                for start in range(0, len(prefix), PREFIX_STEP_TOKENS):  # the same as one eval, in steps
+                    self.llama.eval(prefix[start:start + PREFIX_STEP_TOKENS])
+                    bar.update(len(prefix[start:start + PREFIX_STEP_TOKENS]))
             log.info("event=prefix_evaluated tokens=%d seconds=%.2f", len(prefix), time.perf_counter() - started)
             if path:
                 self._save_state(path)

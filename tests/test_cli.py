@@ -128,3 +128,18 @@ def test_terminal_chat_does_not_repeat_a_withdrawn_answers_note():
     _stream_to(out, iter(["They meet in Seoul", Retraction(kept), " [2]\n«يلتقي الرئيسان في فلاديفوستوك»", final]))
     assert out.getvalue().count("In the article's own words") == 1
     assert out.getvalue().splitlines()[0] == "They meet in Seoul"
+
+
+def test_readme_configuration_is_generated_from_the_option_definitions():
+    """The README's tables are `articlebot options` verbatim, and every variable the docs name exists."""
+    import re
+
+    from bot.config import options, options_markdown
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- options:start -->\n", 1)[1].split("<!-- options:end -->", 1)[0]
+    assert block == options_markdown(), "regenerate the README's tables with `articlebot options`"
+    known = {opt.env for _, opt in options()}
+    docs = readme + "".join(p.read_text(encoding="utf-8") for p in (ROOT / "docs").glob("*.md"))
+    named = set(re.findall(r"\b(?:ARTICLEBOT|TELEGRAM)_[A-Z_]+[A-Z]\b", docs)) - {"ARTICLEBOT_SETUP_MODELS"}
+    assert named <= known, f"documented but not options: {sorted(named - known)}"

@@ -66,7 +66,7 @@ def test_fetch_assembles_verifies_and_links(env):
     assert paths[0].read_bytes() == blob
     assert paths[0].is_symlink() and paths[0].resolve().parent == settings.cache_dir / "models"
     assert (paths[1] / "modules.json").exists()
-    assert any("sha256 ok" in m for m in messages)
+    assert any("ready, sha256 ok" in m for m in messages)
     assert not list(settings.cache_dir.rglob("*.partial"))
     assert resolve_model_path(settings, "tiny", "gguf") == settings.models_dir / "tiny.gguf"
     assert resolve_model_path(settings, "emb", "embed") == settings.models_dir / "emb-model"

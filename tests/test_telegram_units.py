@@ -114,6 +114,29 @@ def test_token_never_reaches_the_logs():
     setup_logging("WARNING")
 
 
+def test_a_logged_event_is_one_line_and_library_chatter_goes_to_the_log_file(tmp_path):
+    import warnings
+
+    stream = io.StringIO()
+    log_file = tmp_path / "setup.log"
+    setup_logging("INFO", [], stream=stream, log_file=log_file)
+    try:
+        raise ValueError("first line\nsecond line")
+    except ValueError:
+        logging.getLogger("telegram.ext.Updater").error("polling failed", exc_info=True)
+    logging.getLogger("onnxruntime.quantization").info("Quantization parameters for tensor x not specified")
+    warnings.warn("Converting a tensor to a Python boolean might cause the trace to be incorrect")
+    logging.getLogger("articlebot.setup").info("event=step_done")
+    terminal = stream.getvalue().splitlines()
+    setup_logging("WARNING")
+    assert len(terminal) == 2, terminal
+    assert "exception=ValueError" in terminal[0] and "second line" in terminal[0], "the traceback is one line"
+    assert terminal[1].endswith("event=step_done")
+    in_file = log_file.read_text(encoding="utf-8")
+    assert "Quantization parameters" in in_file and "trace to be incorrect" in in_file
+    assert "Quantization" not in stream.getvalue()
+
+
 def test_user_rate_limit_sliding_window():
     from bot.telegram.ratelimit import UserRateLimit
 

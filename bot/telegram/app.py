@@ -21,6 +21,7 @@ from .ratelimit import UserRateLimit
 from .store import ChatStore
 
 log = logging.getLogger("articlebot.telegram")
+SHUTDOWN_NOTICE_S = 2.0  # time SIGTERM gives the "ask again" notices; systemd's default stop timeout is 90 s
 
 COMMANDS = {
     "en": [("start", "What this bot knows"), ("help", "How to use it"), ("summary", "A short summary (en|ar)"),
@@ -99,7 +100,11 @@ async def _post_stop(application: Application) -> None:
     worker = application.bot_data.get("worker")
     if worker:
         worker.cancel()
-    told = await tell_to_ask_again(application.bot, ctx.store)
+    try:  # bounded: a stop must not wait on a Bot API that is gone; whoever is not told now is told at restart
+        told = await asyncio.wait_for(tell_to_ask_again(application.bot, ctx.store), SHUTDOWN_NOTICE_S)
+    except asyncio.TimeoutError:
+        told = -1
+        log.warning("event=restart_notices_deferred after_s=%.1f", SHUTDOWN_NOTICE_S)
     log.info("event=questions_abandoned count=%d told=%d", len(jobs), told)
 
 
