@@ -43,6 +43,8 @@ def load_split(data_dir: Path) -> tuple[list[dict], dict[str, dict]]:
 
 def spread(items: list, n: int) -> list:
     """`n` items evenly spread over the list (all of them when it is shorter)."""
+    if n <= 0:
+        return []
     if len(items) <= n:
         return list(items)
     return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)] if n > 1 else items[:1]
@@ -71,6 +73,7 @@ def main() -> int:
     parser.add_argument("--foreign", type=int, default=2, help="questions of the next article, per language")
     parser.add_argument("--articles", type=int, help="only the first N articles of the half")
     parser.add_argument("--baseline", action="store_true", help="also the plain whole-article prompt")
+    parser.add_argument("--langs", default="ar,en", help="question languages, comma-separated")
     parser.add_argument("--model", default="default")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting override")
     parser.add_argument("--data", type=Path, default=DATA)
@@ -109,7 +112,7 @@ def main() -> int:
         asked = [(qa, False) for qa in spread(questions_of(article), args.per_article)]
         asked += [(qa, True) for qa in spread(questions_of(neighbour), args.foreign)]
         for qa, foreign in asked:
-            for lang in ("ar", "en"):
+            for lang in args.langs.split(","):
                 source = qa if lang == "ar" else english_by_id[qa["id"]]
                 gold = source["answers"][0]["text"]
                 answer = engine.answer(source["question"])
@@ -119,7 +122,11 @@ def main() -> int:
                        "first_text_s": answer.timings.get("first_token_s", 0.0),
                        "contains_gold": contains_gold(answer.text, gold) if answer.kind == "answer" else False,
                        "f1": token_f1(answer.text, gold) if answer.kind == "answer" else 0.0,
-                       "refused": answer.kind != "answer"}
+                       "refused": answer.kind != "answer",
+                       # the Arabic quote the answer rests on, and whether it holds the Arabic gold: for an
+                       # English question this tells a wrong span from a wrong wording
+                       "quote": answer.raw,
+                       "quote_contains_ar_gold": bool(answer.raw) and contains_gold(answer.raw, qa["answers"][0]["text"])}
                 if args.baseline:
                     plain, seconds = baseline_answer(llm, prompts, text, source["question"], 64)
                     refused = "NOT_IN_ARTICLE" in plain.upper().replace(" ", "_") or not plain

@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         command = args.command
         if command == "start":
             command = "telegram" if settings.telegram_token else "chat"
-        quiet = command in ("ask", "chat", "summary", "eval") and not getattr(args, "log_level", None) \
+        quiet = command in ("ask", "chat", "summary", "eval", "models", "index") and not getattr(args, "log_level", None) \
             and "ARTICLEBOT_LOG_LEVEL" not in os.environ
         person = command != "telegram"  # at a terminal: step bars, and libraries' chatter to the log file
         setup_logging("WARNING" if quiet else settings.log_level,

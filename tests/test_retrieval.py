@@ -168,9 +168,10 @@ def test_prepared_copy_tokenizes_like_the_original(torch_embedder, engine, setti
 
 def test_onnx_embedder_is_the_default_and_agrees_with_torch(engine, torch_embedder, settings):
     """int8 ONNX vectors stay within cosine 0.97 of torch's and rank the article's passages alike."""
-    from bot.onnx_embedder import OnnxEmbedder
+    from bot.onnx_embedder import EXPORT_VERSION, OnnxEmbedder
 
-    assert isinstance(engine.embedder, OnnxEmbedder) and engine.embedder.fingerprint.endswith("-onnx-int8")
+    assert isinstance(engine.embedder, OnnxEmbedder)
+    assert engine.embedder.fingerprint.endswith(f"-onnx{EXPORT_VERSION}-int8")
     assert not list((settings.cache_dir / "derived").glob("*.partial")), "no half-written export is left"
     questions = ["أين يتوقع أن يلتقي بوتين وكيم؟", "Who accompanied Shoigu to North Korea?", "ما منصب جون كيربي؟"]
     onnx_q, torch_q = engine.embedder.encode_queries(questions), torch_embedder.encode_queries(questions)

@@ -62,6 +62,7 @@ class SpanConstraint:
         self.alternative_probability = 0.0  # what the model gave the alternatives' first tokens, first position
         self._alternative_done = 0
         self._steps = 0
+        self._memo: tuple[int, frozenset[int]] | None = None
 
     def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
         if self._steps:
@@ -91,8 +92,17 @@ class SpanConstraint:
         return sorted(allowed)
 
     def _span_tokens(self) -> set[int]:
-        allowed: set[int] = set()
+        """Tokens continuing the span at some position (computed once per position: the first step asks
+        three times)."""
         n = len(self.written)
+        if self._memo is not None and self._memo[0] == n:
+            return set(self._memo[1])
+        allowed = self._continuations(n)
+        self._memo = (n, frozenset(allowed))
+        return allowed
+
+    def _continuations(self, n: int) -> set[int]:
+        allowed: set[int] = set()
         at_boundary = False
         for start in self.positions:
             at = start + n
