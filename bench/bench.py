@@ -172,7 +172,7 @@ def main() -> int:
          if gen_rates else "n/a"),
         ("prompt-lookup drafts kept (tokens kept / drafted)",
          f"{lookup.accepted:,} / {lookup.drafted:,} ({lookup.accepted / max(1, lookup.drafted):.0%})"
-         if (lookup := getattr(engine.llm, "_lookup", None)) else "off"),
+         if getattr(engine.llm, "lookup_draft", 0) and (lookup := engine.llm.scheduler.stats) else "off"),
         ("prefix (instructions + article) tokens", str(prefix_tokens)),
         ("article prefix from scratch at raw prompt rate", f"{prefix_tokens / raw['prompt_tps_2880']:.1f} s"),
         ("cold start (models + index + prefix state present)", f"{cold_start:.1f} s"),

@@ -63,6 +63,9 @@ class Settings:
                           "Article and models", flag="--threads", minimum=1)
     n_ctx: int = option(8192, "ARTICLEBOT_CTX", "LLM context in tokens; a longer article than fits is retrieved "
                         "from instead of held whole", "Article and models", flag="--ctx", minimum=512)
+    slots: int = option(4, "ARTICLEBOT_SLOTS", "questions answered at the same time (decoded together in one "
+                        "batch, or sent to the server at once); more wait in line", "Article and models",
+                        flag="--slots", minimum=1)
     models_dir: Path = option(PROJECT_ROOT / "models", "ARTICLEBOT_MODELS_DIR", "where model files are assembled",
                               "Article and models")
     cache_dir: Path = option(Path.home() / ".cache" / "articlebot", "ARTICLEBOT_CACHE_DIR",

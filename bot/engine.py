@@ -266,7 +266,8 @@ def load_llm(settings: Settings, path: Path | None) -> ChatModel:
                          settings.llm_timeout)
     assert path is not None
     return LocalLLM(path, n_ctx=settings.n_ctx, threads=settings.threads, state_dir=settings.cache_dir / "states",
-                    repeat_penalty=settings.repeat_penalty, lookup_draft=settings.lookup_draft)
+                    repeat_penalty=settings.repeat_penalty, lookup_draft=settings.lookup_draft,
+                    slots=settings.slots)
 
 
 def choose_prompt(settings: Settings, prompts: Prompts, llm: ChatModel, article: Article,

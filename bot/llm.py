@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Iterator, Protocol, Sequence
 
 from .answer.span_constraint import SpanConstraint, VocabIndex
-from .lookup_decoding import LookupDecoder, detokenize_stream
+from .batching import BatchError, DecodeScheduler, Request
+from .lookup_decoding import detokenize_stream
 from .progress import step
 
 log = logging.getLogger("articlebot.llm")
 
 SAMPLING = {"top_k": 40, "top_p": 0.9, "min_p": 0.05}  # with the temperature and repeat penalty of the settings
-RESTORED_PREFIX_TOKENS = 512  # a prompt prefix at least this long is reloaded from its saved state when lost
 PREFIX_STEP_TOKENS = 256  # a prefix is evaluated in steps this long, for the progress bar
 SPLITS_KEPT = 4  # system texts whose tokenised prefix is kept (the article's, the sentence look's, a test's)
 _SPECIAL_TOKEN_TEXT = re.compile(r"<\|[^|<>\s]{1,40}\|>")
@@ -99,42 +99,48 @@ class GenerationStats:
 _LOAD_LOCK = threading.Lock()
 
 
-def load_llama(path: Path | str, repack: bool = True, **kwargs):
-    """A llama-cpp-python `Llama`, with llama.cpp's CPU weight repacking on or off.
+def load_llama(path: Path | str, repack: bool = True, sequences: int = 1, **kwargs):
+    """A llama-cpp-python `Llama`, with llama.cpp's CPU weight repacking on or off, and a KV cache for
+    `sequences` sequences that share their cells (unified: a copied prefix is not duplicated).
 
-    llama-cpp-python does not expose `use_extra_bufts` (repacking); it builds the model parameters from
-    `llama_model_default_params()` inside `Llama()`, so that function is wrapped while the model loads."""
+    llama-cpp-python exposes neither `use_extra_bufts` (repacking) nor `n_seq_max`; it builds the model and
+    context parameters from llama.cpp's defaults inside `Llama()`, so those functions are wrapped while the
+    model loads."""
     import llama_cpp.llama_cpp as low
     from llama_cpp import Llama
 
-    if repack:
-        return Llama(str(path), **kwargs)
     with _LOAD_LOCK:
-        original = low.llama_model_default_params
+        model_defaults, context_defaults = low.llama_model_default_params, low.llama_context_default_params
 
-        def without_repacking():
-            params = original()
-            params.use_extra_bufts = False
+        def model_params():
+            params = model_defaults()
+            params.use_extra_bufts = repack
             return params
 
-        low.llama_model_default_params = without_repacking
+        def context_params():
+            params = context_defaults()
+            params.n_seq_max = sequences
+            params.kv_unified = True
+            return params
+
+        low.llama_model_default_params, low.llama_context_default_params = model_params, context_params
         try:
             return Llama(str(path), **kwargs)
         finally:
-            low.llama_model_default_params = original
+            low.llama_model_default_params, low.llama_context_default_params = model_defaults, context_defaults
 
 
 class LocalLLM:
     def __init__(self, path: Path, n_ctx: int = 8192, threads: int = 2, state_dir: Path | None = None,
                  n_batch: int = 512, repeat_penalty: float = 1.1, use_mmap: bool = False, lookup_draft: int = 0,
-                 repack: bool = True) -> None:
+                 repack: bool = True, slots: int = 1) -> None:
+        """`slots`: answers decoded together (continuous batching, see batching.py)."""
         self.path = Path(path)
         self.state_dir = state_dir
         self.repeat_penalty = repeat_penalty
-        self._lock = threading.Lock()
         started = time.perf_counter()
         try:
-            self.llama = load_llama(self.path, repack, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+            self.llama = load_llama(self.path, repack, slots + 1, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
                                     n_batch=n_batch, use_mmap=use_mmap, verbose=False)
         except (ValueError, RuntimeError, OSError) as exc:
             raise LLMError(f"llama.cpp could not load {self.path} ({exc}); the file may be corrupt: "
@@ -150,14 +156,18 @@ class LocalLLM:
         self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
         self.fingerprint = self._fingerprint()
         self._splits: dict[str, tuple[int, list[int]]] = {}  # system text -> (prefix length, prefix tokens)
-        self._lookup: LookupDecoder | None = None
         self._vocab: VocabIndex | None = None  # built on the first constrained answer
-        self.set_lookup_draft(lookup_draft)
+        self.slots = slots
+        self.scheduler = DecodeScheduler(self.llama, slots, lookup_draft, self._warm_prefix_locked)
+
+    @property
+    def lookup_draft(self) -> int:
+        return self.scheduler.n_draft
 
     def set_lookup_draft(self, tokens: int) -> None:
-        """Tokens drafted from the prompt per decoding step; 0 decodes one token per step."""
-        self.lookup_draft = tokens
-        self._lookup = LookupDecoder(self.llama, tokens) if tokens else None
+        """Tokens drafted from the prompt per decoding step (prompt-lookup decoding); 0 decodes one token per
+        step."""
+        self.scheduler.n_draft = tokens
 
     # ---------------------------------------------------------------- prompts
 
@@ -200,11 +210,11 @@ class LocalLLM:
     def warm_prefix(self, prefix: list[int]) -> float:
         """Make `prefix` the start of the KV cache: from memory, from a saved state file, or by
         evaluating it (then saving the state). Returns the seconds spent."""
-        with self._lock:
+        with self.scheduler.exclusive():
             return self._warm_prefix_locked(prefix)
 
     def _warm_prefix_locked(self, prefix: list[int]) -> float:
-        if self._common_prefix(prefix) == len(prefix):
+        if self.llama.n_tokens == len(prefix) and self._common_prefix(prefix) == len(prefix):
             return 0.0
         started = time.perf_counter()
         key = hashlib.sha256((self.fingerprint + json.dumps(prefix)).encode()).hexdigest()[:24]
@@ -275,11 +285,10 @@ class LocalLLM:
                stats: GenerationStats | None = None, cancel: threading.Event | None = None,
                earlier: Sequence[tuple[str, str]] = (),
                constraint: SpanConstraint | None = None) -> Iterator[str]:
-        """Yield text pieces of the answer. One generation at a time (the KV cache is shared). With a
-        `constraint` (from `span_constraint`) the answer is a verbatim span of its sources."""
+        """Yield text pieces of the answer, decoded together with other chats' answers. With a `constraint`
+        (from `span_constraint`) the answer is a verbatim span of its sources."""
         prefix, suffix = self.render(system, user, earlier)
-        turns = self._turns_tokens(system, earlier, suffix) if earlier else 0
-        yield from self.stream_tokens(prefix, suffix, max_tokens, temperature, stats, cancel, turns, constraint)
+        yield from self.stream_tokens(prefix, suffix, max_tokens, temperature, stats, cancel, constraint)
 
     def span_constraint(self, sources: Sequence[str], alternatives: Sequence[str] = (),
                         min_alternative_probability: float = 0.0) -> SpanConstraint:
@@ -292,73 +301,23 @@ class LocalLLM:
         tokenized = [self.llama.tokenize(a.encode("utf-8"), add_bos=False, special=False) for a in alternatives]
         return SpanConstraint(self._vocab, sources, sorted(set(stops)), tokenized, min_alternative_probability)
 
-    def _turns_tokens(self, system: str, earlier: Sequence[tuple[str, str]], suffix: list[int]) -> int:
-        """How many tokens of `suffix` (rendered with `earlier`) the earlier turns take up to the end of the
-        last answer's text (what the KV cache holds after that answer was generated): what it shares with a
-        rendering whose last answer differs only after its text."""
-        question, answer = earlier[-1]
-        other = self.render(system, "\x01", [*earlier[:-1], (question, answer + "\x02")])[1]
-        return next((i for i, (x, y) in enumerate(zip(suffix, other)) if x != y), min(len(suffix), len(other)))
-
     def stream_tokens(self, prefix: list[int], suffix: list[int], max_tokens: int, temperature: float = 0.1,
                       stats: GenerationStats | None = None, cancel: threading.Event | None = None,
-                      turns: int = 0, constraint: SpanConstraint | None = None) -> Iterator[str]:
-        """Yield text pieces for the prompt `prefix` + `suffix`. Of what the KV cache holds, only the prefix,
-        or the prefix and the first `turns` suffix tokens (a chat's earlier turns, to the end of the last
-        answer) when it holds them all, is reused: the rest is computed from the same position whatever the
-        previous prompt was. Reusing a few more shared tokens ("Question:") had made the answer depend on
-        the question asked before (measured: «أين فرش السجاد الأحمر ...؟» answered two ways after different
-        questions, and one way with this rule; likely the same tokens computed in another batch split, which
-        flips near ties in greedy decoding)."""
+                      constraint: SpanConstraint | None = None) -> Iterator[str]:
+        """Yield text pieces for the prompt `prefix` + `suffix`. The prefix comes from the cache (sequence 0,
+        restored from its saved state when another prefix took it); the suffix is always computed from the
+        same position, so an answer does not depend on what was asked before it."""
         stats = stats if stats is not None else GenerationStats()
         tokens = prefix + suffix
         if len(tokens) + 16 > self.n_ctx:
             raise LLMError(f"prompt of {len(tokens)} tokens does not fit the context of {self.n_ctx}")
-        max_tokens = min(max_tokens, self.n_ctx - len(tokens))
-        started = time.perf_counter()
-        with self._lock:
-            cached = self._common_prefix(tokens)
-            if len(prefix) >= RESTORED_PREFIX_TOKENS and cached < len(prefix):
-                self._warm_prefix_locked(prefix)  # another prompt took the cache: its saved state is faster
-                cached = self._common_prefix(tokens)
-            if cached > len(prefix):
-                cached = len(prefix) + turns if cached >= len(prefix) + turns else len(prefix)
-            self.llama.n_tokens = cached  # llama-cpp-python reuses no more than this
-            stats.prompt_tokens = len(tokens)
-            stats.evaluated_tokens = len(tokens) - cached
-            try:
-                steering: dict = {}
-                repeat_penalty = self.repeat_penalty
-                if constraint is not None:  # a quote repeats the prompt by design: no penalty, no drafts
-                    steering, repeat_penalty = {"logits_processor": [constraint]}, 1.0
-                elif self._lookup is not None:
-                    yield from self._stream_lookup(tokens, cached, max_tokens, temperature, stats, started, cancel)
-                    return
-                pieces = self.llama.create_completion(
-                    prompt=tokens, max_tokens=max_tokens, temperature=temperature, **SAMPLING, **steering,
-                    repeat_penalty=repeat_penalty, stream=True, stop=["<|im_end|>", "<|endoftext|>", "NOT_IN_ARTICLE\n"],
-                )
-                for piece in pieces:
-                    text = piece["choices"][0]["text"]
-                    if not text:
-                        continue
-                    stats.count_piece(started)
-                    yield text
-                    if cancel is not None and cancel.is_set():
-                        break
-            except (RuntimeError, ValueError) as exc:
-                raise LLMError(f"generation failed: {exc}") from None
-            finally:
-                stats.total_s = time.perf_counter() - started
-                # Streamed pieces undercount tokens (an Arabic letter split over two tokens is one piece):
-                # every sampled token but the last was evaluated, so the cache length tells the real count.
-                if stats.completion_tokens and (self._lookup is None or constraint is not None):
-                    stats.completion_tokens = max(stats.completion_tokens, self.llama.n_tokens - len(tokens) + 1)
-
-    def _stream_lookup(self, tokens: list[int], cached: int, max_tokens: int, temperature: float,
-                       stats: GenerationStats, started: float, cancel: threading.Event | None) -> Iterator[str]:
-        """Generation with prompt-lookup drafts (see lookup_decoding); the same sampling as create_completion."""
         sampling = {"temp": temperature, "repeat_penalty": self.repeat_penalty, **SAMPLING}
+        if constraint is not None:  # a quote repeats the prompt by design: no penalty
+            sampling["repeat_penalty"] = 1.0
+        request = Request(tokens, prefix, min(max_tokens, self.n_ctx - len(tokens)), sampling, constraint,
+                          asker_cancel=cancel)
+        stats.prompt_tokens, stats.evaluated_tokens = len(tokens), len(suffix)
+        started = time.perf_counter()
         counted = 0
 
         def counting(stream: Iterator[int]) -> Iterator[int]:
@@ -367,14 +326,18 @@ class LocalLLM:
                 counted += 1
                 yield token
 
-        generated = self._lookup.generate(tokens, cached, max_tokens, sampling, cancel)
+        self.scheduler.submit(request)
         try:
-            for text in detokenize_stream(self.llama, counting(generated)):
+            for text in detokenize_stream(self.llama, counting(request.results())):
                 stats.count_piece(started)
                 yield text
                 if cancel is not None and cancel.is_set():
                     break
+        except BatchError as exc:
+            raise LLMError(str(exc)) from None
         finally:
+            request.cancel.set()  # a reader that stops early frees its sequence
+            stats.total_s = time.perf_counter() - started
             stats.completion_tokens = counted
 
     def _common_prefix(self, tokens: list[int]) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.lookup_decoding import LookupDecoder, propose
+from bot.lookup_decoding import propose
 
 
 def test_the_draft_is_what_followed_the_latest_earlier_occurrence_of_the_ending():
@@ -16,20 +16,19 @@ def test_the_draft_is_what_followed_the_latest_earlier_occurrence_of_the_ending(
     assert propose(np.array([7]), 4) == []
 
 
-def test_lookup_generation_copies_quoted_text_with_drafts_and_keeps_the_cache_consistent(engine):
+def test_lookup_generation_copies_quoted_text_with_drafts_and_frees_its_cache_cells(engine):
+    import llama_cpp
+
     llm = engine.llm
     sentence = "The presidential train is expected to reach Vladivostok on Monday or Tuesday at the latest."
-    prefix, suffix = llm.render("You repeat text exactly.", f"Repeat this sentence exactly:\n{sentence}")
-    tokens = prefix + suffix
-    decoder = LookupDecoder(llm.llama, 4)
-    with llm._lock:
-        out = list(decoder.generate(tokens, 0, 40, {"temp": 0.0, "repeat_penalty": 1.0}))
-    text = llm.llama.detokenize(out).decode("utf-8", "replace")
+    before = (llm.scheduler.stats.drafted, llm.scheduler.stats.accepted)
+    text = "".join(llm.stream("You repeat text exactly.", f"Repeat this sentence exactly:\n{sentence}", 40, 0.0))
     assert "Vladivostok on Monday or Tuesday" in text, text
-    assert decoder.accepted >= 5 and decoder.accepted <= decoder.drafted, (decoder.accepted, decoder.drafted)
-    held = llm.llama.n_tokens - len(tokens)  # every token written, but the last one when the length limit hit
-    assert held in (len(out) - 1, len(out)), (held, len(out))
-    assert list(llm.llama.input_ids[len(tokens): llm.llama.n_tokens]) == out[:held]
+    drafted, accepted = (llm.scheduler.stats.drafted - before[0], llm.scheduler.stats.accepted - before[1])
+    assert 5 <= accepted <= drafted, (accepted, drafted)
+    memory = llama_cpp.llama_get_memory(llm.llama._ctx.ctx)
+    assert [llama_cpp.llama_memory_seq_pos_max(memory, seq) for seq in range(1, llm.slots + 1)] == [-1] * llm.slots
+    assert llama_cpp.llama_memory_seq_pos_max(memory, 0) == llm.llama.n_tokens - 1, "the prefix is kept whole"
 
 
 def test_answers_stream_the_same_with_and_without_lookup_drafts(engine, settings):

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import html
+import threading
 
 import pytest
 import pytest_asyncio
 
+from bot.messages import message
 from bot.telegram.app import build_application
 from bot.telegram.delivery import RLM, StreamingReply
 from bot.telegram.store import ChatStore
@@ -23,6 +25,11 @@ QUEUE_NOTICE = ("in line", "في الدور")
 def is_final(sent) -> bool:
     text = sent.final_text
     return not text.endswith("▌") and not any(n in text for n in QUEUE_NOTICE)
+
+
+def body_of(sent) -> str:
+    """The answer's text without its sources footer."""
+    return sent.final_text.split("\n\n")[0]
 
 
 async def answer_to(fake: FakeTelegram, user_message: dict, timeout: float = 120):
@@ -196,13 +203,68 @@ async def test_edited_message_does_not_cause_a_second_answer(app, fake):
     assert len(fake.to_chat(111)) == 1
 
 
-async def test_two_users_at_once_both_answered_and_queue_notice_seen(app, fake):
+async def test_two_users_at_once_are_answered_together_each_in_their_language(app, fake, engine):
+    steps_before = engine.llm.scheduler.stats.batched_steps
     a = fake.user_message(112, "What did the United States do at Camp David?")
     b = fake.user_message(113, "ما موقف الصين من التقارب الروسي الكوري؟")
     first, second = await asyncio.gather(answer_to(fake, a, 180), answer_to(fake, b, 180))
-    assert first.final_text and second.final_text
+    assert answer_language_ok(body_of(first), "en") and arabic_ratio(body_of(second)) > 0.5
+    assert engine.llm.scheduler.stats.batched_steps > steps_before, "the two answers shared decoding steps"
     notices = [m for m in fake.sent.values() if m.chat_id in (112, 113) and any(n in m.text for n in QUEUE_NOTICE)]
-    assert notices, "the second user was told their place in line"
+    assert not notices, "with free slots nobody is told to wait"
+
+
+async def test_cancel_in_one_chat_leaves_the_other_answer_whole(app, fake):
+    cancelled = fake.user_message(116, "What did Kim Jong Un say about Russia's war?")
+    other = fake.user_message(117, "Who accompanied Shoigu to North Korea?")
+    await fake.wait_for(lambda: (116, "typing") in fake.actions, 60)  # its answer is being written
+    command = fake.user_message(116, "/cancel")
+    assert (await answer_to(fake, command, 60)).final_text == "Cancelled."
+    reply = await answer_to(fake, cancelled, 180)
+    assert reply.final_text == "Cancelled.", reply.final_text
+    answer = await answer_to(fake, other, 180)
+    assert answer.final_text != "Cancelled." and answer_language_ok(body_of(answer), "en"), answer.final_text
+    assert "[" in answer.final_text or "does not say" in answer.final_text, "a whole answer: cited or refused"
+
+
+async def test_a_burst_beyond_the_slots_waits_in_fair_order_and_all_are_answered(fake, settings, engine, tmp_path,
+                                                                                 monkeypatch):
+    """Two slots, held until every later question is in line: then one user's second question is served after
+    the other users' first ones, and everyone is answered."""
+    started: list[str] = []
+    hold = threading.Event()
+    busy_questions = ("Who is Sergei Shoigu?", "Who is John Kirby?")
+    real = engine.stream_answer
+
+    def observed(question, history=None, cancel=None):  # runs in the job's worker thread
+        started.append(question)
+        if question in busy_questions:
+            hold.wait(120)
+        return real(question, history, cancel)
+
+    def told_to_wait(chat_id: int) -> int:
+        return sum(any(n in m.text for n in QUEUE_NOTICE) for m in fake.to_chat(chat_id))
+
+    monkeypatch.setattr(engine, "stream_answer", observed)
+    application = await start_app(fake, settings, engine, tmp_path, slots=2)
+    try:
+        busy = [fake.user_message(131 + i, q) for i, q in enumerate(busy_questions)]
+        await fake.wait_for(lambda: len(started) == 2, 60)
+        same_user = [fake.user_message(133, f"What was {w} about Kim and Putin?") for w in ("said", "agreed")]
+        await fake.wait_for(lambda: told_to_wait(133) == 2, 60)
+        others = []
+        for chat_id, question in ((134, "Where will Putin and Kim meet?"), (135, "ماذا قالت واشنطن؟")):
+            others.append(fake.user_message(chat_id, question))
+            await fake.wait_for(lambda: told_to_wait(chat_id), 60)
+        hold.set()
+        replies = [await answer_to(fake, m, 300) for m in [*busy, *same_user, *others]]
+    finally:
+        hold.set()
+        await stop_app(application)
+    failures = {message(key, lang) for key in ("error", "llm_unavailable") for lang in ("en", "ar")}
+    assert all(r.final_text and not any(f in r.final_text for f in failures) for r in replies)
+    assert started[2:] == ["What was said about Kim and Putin?", "Where will Putin and Kim meet?", "ماذا قالت واشنطن؟",
+                           "What was agreed about Kim and Putin?"], started
 
 
 async def test_one_user_cannot_flood_the_queue(app, fake):

@@ -67,13 +67,26 @@ async def test_fair_queue_round_robin_positions_and_limits():
 
 
 @pytest.mark.asyncio
+async def test_fair_queue_tells_a_place_in_line_only_when_every_slot_is_busy():
+    async def noop(job):
+        return None
+
+    queue = FairQueue(max_total=10, max_per_user=3, slots=2)
+    assert [queue.put(Job(user, user, noop)) for user in (1, 2)] == [0, 0], "two slots: both start at once"
+    queue.running.extend([await queue.get(), await queue.get()])
+    assert queue.put(Job(3, 3, noop)) == 1 and queue.put(Job(4, 4, noop)) == 2
+    queue.running.pop()
+    assert queue.put(Job(5, 5, noop)) == 2, "one slot free, two ahead in line"
+
+
+@pytest.mark.asyncio
 async def test_cancel_chat_drops_waiting_and_signals_running():
     async def noop(job):
         return None
 
     queue = FairQueue(10, 3)
     running = Job(1, 1, noop)
-    queue.running = running
+    queue.running.append(running)
     queue.put(Job(1, 1, noop))
     queue.put(Job(2, 2, noop))
     dropped = queue.cancel_chat(1)

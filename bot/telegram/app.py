@@ -56,7 +56,7 @@ def build_application(settings: Settings, engine: Engine, store: ChatStore | Non
         .post_shutdown(_post_shutdown)
         .build()
     )
-    queue = FairQueue(settings.max_queue, settings.max_pending_per_user)
+    queue = FairQueue(settings.max_queue, settings.max_pending_per_user, settings.slots)
     application.bot_data["ctx"] = BotContext(settings, engine, store, queue,
                                              UserRateLimit(settings.rate_limit_per_minute))
     application.add_handler(TypeHandler(Update, drop_redelivered), group=-1)

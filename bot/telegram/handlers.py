@@ -96,7 +96,7 @@ async def say(update: Update, store: ChatStore, key: str, lang: str | None = Non
 def forget_jobs(ctx: BotContext, jobs: list[Job]) -> None:
     """Dropped jobs are no longer owed an answer (a running one clears itself when it stops)."""
     for job in jobs:
-        if job is not ctx.queue.running:
+        if job not in ctx.queue.running:
             ctx.store.remove_pending(job.chat_id, job.payload["reply_to"])
 
 
@@ -208,7 +208,7 @@ async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if user is None or user.id not in ctx.settings.admins:
         await unknown_command(update, context)
         return
-    await reply(update, f"queue: {len(ctx.queue)} waiting, {'1' if ctx.queue.running else '0'} running\n"
+    await reply(update, f"queue: {len(ctx.queue)} waiting, {len(ctx.queue.running)} running of {ctx.queue.slots}\n"
                         f"answers served: {ctx.stats.answers}\nerrors: {ctx.stats.errors}\n"
                         f"p50 answer time: {ctx.stats.p50():.2f} s")
 

@@ -1,4 +1,5 @@
-"""A fair queue for the one LLM: round-robin across users, a per-user limit and a global maximum."""
+"""A fair queue for the LLM's slots: round-robin across users, a per-user limit and a global maximum; up to
+`slots` questions run at once (the model decodes them together)."""
 
 from __future__ import annotations
 
@@ -34,29 +35,31 @@ class Job:
 
 
 class FairQueue:
-    def __init__(self, max_total: int, max_per_user: int) -> None:
+    def __init__(self, max_total: int, max_per_user: int, slots: int = 1) -> None:
         self.max_total = max_total
         self.max_per_user = max_per_user
+        self.slots = slots
         self._by_user: "OrderedDict[int, deque[Job]]" = OrderedDict()
         self._ready = asyncio.Event()
-        self.running: Job | None = None
+        self.running: list[Job] = []
 
     def __len__(self) -> int:
         return sum(len(q) for q in self._by_user.values())
 
     def pending_for(self, user_id: int) -> int:
         queued = len(self._by_user.get(user_id, ()))
-        return queued + (1 if self.running and self.running.user_id == user_id else 0)
+        return queued + sum(1 for job in self.running if job.user_id == user_id)
 
     def put(self, job: Job) -> int:
-        """Add a job; returns how many jobs will be served before it (0: it starts next)."""
+        """Add a job; returns how many jobs it waits for (0: a slot is free for it now)."""
         if self.pending_for(job.user_id) >= self.max_per_user:
             raise TooManyPending()
         if len(self) >= self.max_total:
             raise QueueFull()
         self._by_user.setdefault(job.user_id, deque()).append(job)
         self._ready.set()
-        return self.position(job) + (1 if self.running else 0)
+        free = self.slots - len(self.running)
+        return max(0, self.position(job) - free + 1)
 
     def position(self, job: Job) -> int:
         """Jobs ahead of `job` in round-robin order: each user ahead of it gets one turn per round."""
@@ -97,16 +100,20 @@ class FairQueue:
                 self._by_user[user_id] = kept
             else:
                 del self._by_user[user_id]
-        if self.running and (chat_id is None or self.running.chat_id == chat_id):
-            self.running.cancel.set()
-            dropped.append(self.running)
+        for job in self.running:
+            if chat_id is None or job.chat_id == chat_id:
+                job.cancel.set()
+                dropped.append(job)
         return dropped
 
     async def serve_forever(self) -> None:
-        """Run jobs one at a time; a failing job never stops the loop."""
+        """Run up to `slots` jobs at a time; a failing job never stops its slot."""
+        await asyncio.gather(*(self._serve_slot() for _ in range(self.slots)))
+
+    async def _serve_slot(self) -> None:
         while True:
             job = await self.get()
-            self.running = job
+            self.running.append(job)
             try:
                 await job.run(job)
             except asyncio.CancelledError:
@@ -114,4 +121,4 @@ class FairQueue:
             except Exception:  # noqa: BLE001 - the job reports its own errors to the user
                 log.exception("event=job_failed job=%s", job.id)
             finally:
-                self.running = None
+                self.running.remove(job)
