@@ -227,7 +227,7 @@ async def test_cancel_in_one_chat_leaves_the_other_answer_whole(app, fake):
     assert "[" in answer.final_text or "does not say" in answer.final_text, "a whole answer: cited or refused"
 
 
-async def test_a_burst_beyond_the_slots_waits_in_fair_order_and_all_are_answered(fake, settings, engine, tmp_path,
+async def test_a_burst_beyond_the_slots_waits_in_fair_order_and_all_are_answered(settings, engine, tmp_path,
                                                                                  monkeypatch):
     """Two slots, held until every later question is in line: then one user's second question is served after
     the other users' first ones, and everyone is answered."""
@@ -246,6 +246,8 @@ async def test_a_burst_beyond_the_slots_waits_in_fair_order_and_all_are_answered
         return sum(any(n in m.text for n in QUEUE_NOTICE) for m in fake.to_chat(chat_id))
 
     monkeypatch.setattr(engine, "stream_answer", observed)
+    fake = FakeTelegram()  # its own server: the module's app would take these updates too
+    await fake.start()
     application = await start_app(fake, settings, engine, tmp_path, slots=2)
     try:
         busy = [fake.user_message(131 + i, q) for i, q in enumerate(busy_questions)]
@@ -261,6 +263,7 @@ async def test_a_burst_beyond_the_slots_waits_in_fair_order_and_all_are_answered
     finally:
         hold.set()
         await stop_app(application)
+        await fake.stop()
     failures = {message(key, lang) for key in ("error", "llm_unavailable") for lang in ("en", "ar")}
     assert all(r.final_text and not any(f in r.final_text for f in failures) for r in replies)
     assert started[2:] == ["What was said about Kim and Putin?", "Where will Putin and Kim meet?", "ماذا قالت واشنطن؟",
