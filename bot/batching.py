@@ -14,7 +14,6 @@ shares the prefix cells instead of duplicating them). Sampling is per request: i
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 from collections import deque
@@ -25,8 +24,6 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .lookup_decoding import propose
-
-log = logging.getLogger("articlebot.batching")
 
 PREFILL_CHUNK = 256  # prompt tokens of one request per step: longer prompts are split so others keep streaming
 _FINISHED = object()
@@ -83,7 +80,6 @@ class BatchStats:
     batched_steps: int = 0  # steps that advanced more than one request
     drafted: int = 0
     accepted: int = 0
-    peak_active: int = 0
 
 
 class DecodeScheduler:
@@ -119,12 +115,6 @@ class DecodeScheduler:
         with self._cond:
             self._waiting.append(request)
             self._cond.notify_all()
-
-    @property
-    def busy(self) -> int:
-        """Requests decoding or waiting for a slot."""
-        with self._cond:
-            return len(self._active) + len(self._waiting)
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -165,8 +155,7 @@ class DecodeScheduler:
                     self._waiting.popleft()
                     request.out.put(_FINISHED)
                     continue
-                same_prefix = list(self.llama.input_ids[: self.llama.n_tokens]) == request.prefix \
-                    and self.llama.n_tokens == len(request.prefix)
+                same_prefix = holds_prefix(self.llama, request.prefix)
                 if not same_prefix and self._active:
                     return
                 used = len(request.prefix) + sum(r.reserve for r in self._active)
@@ -193,7 +182,6 @@ class DecodeScheduler:
         request.sampler = self.llama._init_sampler(**sampling)
         with self._cond:
             self._active.append(request)
-            self.stats.peak_active = max(self.stats.peak_active, len(self._active))
 
     def _step(self) -> None:
         """One llama_decode for every active request: decoding ones first (one token and its drafts each),
@@ -214,11 +202,10 @@ class DecodeScheduler:
             plan.append((request, tokens, filled))
             filled += len(tokens)
         self._fill(plan)
-        try:
-            self.llama._ctx.decode(_BatchView(self._batch))
-        except RuntimeError as exc:
+        code = self._low.llama_decode(self.llama._ctx.ctx, self._batch)
+        if code != 0:  # 1: no room in the cache for the batch; negative: llama.cpp failed
             for request, _, _ in plan:
-                self._finish(request, BatchError(f"generation failed: {exc}"))
+                self._finish(request, BatchError(f"generation failed: llama_decode returned {code}"))
             return
         self.stats.steps += 1
         self.stats.batched_steps += len(plan) > 1
@@ -313,8 +300,6 @@ class DecodeScheduler:
             self._cond.notify_all()
 
 
-class _BatchView:
-    """What `LlamaContext.decode` expects: an object with the raw batch as `.batch`."""
-
-    def __init__(self, batch) -> None:
-        self.batch = batch
+def holds_prefix(llama, prefix: list[int]) -> bool:
+    """Whether sequence 0 of `llama`'s cache holds exactly `prefix` (what llama-cpp-python tracks for it)."""
+    return llama.n_tokens == len(prefix) and list(llama.input_ids[: len(prefix)]) == prefix

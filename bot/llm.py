@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterator, Protocol, Sequence
 
 from .answer.span_constraint import SpanConstraint, VocabIndex
-from .batching import BatchError, DecodeScheduler, Request
+from .batching import BatchError, DecodeScheduler, Request, holds_prefix
 from .lookup_decoding import detokenize_stream
 from .progress import step
 
@@ -214,7 +214,7 @@ class LocalLLM:
             return self._warm_prefix_locked(prefix)
 
     def _warm_prefix_locked(self, prefix: list[int]) -> float:
-        if self.llama.n_tokens == len(prefix) and self._common_prefix(prefix) == len(prefix):
+        if holds_prefix(self.llama, prefix):
             return 0.0
         started = time.perf_counter()
         key = hashlib.sha256((self.fingerprint + json.dumps(prefix)).encode()).hexdigest()[:24]
@@ -339,11 +339,3 @@ class LocalLLM:
             request.cancel.set()  # a reader that stops early frees its sequence
             stats.total_s = time.perf_counter() - started
             stats.completion_tokens = counted
-
-    def _common_prefix(self, tokens: list[int]) -> int:
-        n = 0
-        for a, b in zip(self.llama.input_ids[: self.llama.n_tokens], tokens):
-            if a != b:
-                break
-            n += 1
-        return n
