@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import subprocess
 import sys
 import threading
 import time
@@ -24,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench import machine, raw_llama  # noqa: E402
+from bench import commit, machine, raw_llama  # noqa: E402
 
 GEN_TOKENS = 96
 QUESTIONS = [f"Translate passage [{n}] of the article into English, sentence by sentence." for n in range(1, 9)]
@@ -55,15 +54,6 @@ def together(llm, system: str, k: int) -> dict:
     return {"k": k, "wall_s": wall, "tokens": sum(st.completion_tokens for st in stats),
             "window_s": window[1] - window[0], "window_tps": in_window / max(1e-6, window[1] - window[0]),
             "first_s": [s[0] - started for s in stamps]}
-
-
-def commit() -> str:
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "bot"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        return rev + ("+dirty" if dirty else "")
-    except OSError:
-        return "unknown"
 
 
 def main() -> int:

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from bench import machine, pct  # noqa: E402
+from bench import commit, machine, pct  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "xquad-dev"
 HALVES = {"tune": range(0, 18), "report": range(18, 36)}
@@ -140,7 +139,7 @@ def main() -> int:
                       file=sys.stderr, flush=True)
     report = summarize(rows, args.baseline)
     report.update(half=args.half, articles=half, per_article=args.per_article, foreign=args.foreign,
-                  model=settings.llm_model, overrides=overrides, machine=machine(), commit=_commit(),
+                  model=settings.llm_model, overrides=overrides, machine=machine(), commit=commit(),
                   seconds=round(time.perf_counter() - started, 1))
     out = args.out or ROOT / "bench" / f"xquad-{args.half}.json"
     out.write_text(json.dumps({"summary": report, "rows": rows}, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -194,16 +193,6 @@ def _cell(value, key: str) -> str:
     if value is None:
         return "–"
     return f"{value:.1%}" if key in ("contains_gold", "answerable_refused", "foreign_refused") else str(value)
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip() + ("+dirty" if subprocess.run(
-                                  ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                                  capture_output=True, text=True).stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 if __name__ == "__main__":

@@ -78,6 +78,7 @@ class Request:
 class BatchStats:
     steps: int = 0
     batched_steps: int = 0  # steps that advanced more than one request
+    tokens: int = 0  # sampled and handed to readers
     drafted: int = 0
     accepted: int = 0
 
@@ -273,6 +274,7 @@ class DecodeScheduler:
         """Hand a sampled token to the reader; False when the request has ended (limit or cancelled)."""
         request.written.append(token)
         request.produced += 1
+        self.stats.tokens += 1
         request.out.put(token)
         if request.produced >= request.max_tokens or request.cancelled:
             self._finish(request)
