@@ -30,7 +30,7 @@ async def measure(fake, user_id: int, text: str, timeout: float = 300) -> tuple[
     msg = fake.user_message(user_id, text)
     while time.perf_counter() - started < timeout:
         replies = fake.replies_to(user_id, msg["message_id"])
-        if replies and first is None and not any(n in replies[0].text for n in ("in line", "في الدور")):
+        if replies and first is None and not any(n in replies[0].final_text for n in ("in line", "في الدور")):
             first = time.perf_counter() - started
         if replies and not replies[0].final_text.endswith("▌") and not any(
                 n in replies[0].final_text for n in ("in line", "في الدور")):
