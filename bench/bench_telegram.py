@@ -24,16 +24,22 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 from bench import commit, machine, pct, raw_llama  # noqa: E402
 
 
+QUEUE_NOTICE = ("in line", "في الدور")  # words of the bot's place-in-line message, both languages
+
+
+def is_notice(text: str) -> bool:
+    return any(words in text for words in QUEUE_NOTICE)
+
+
 async def measure(fake, user_id: int, text: str, timeout: float = 300) -> tuple[float, float]:
     started = time.perf_counter()
     first = None
     msg = fake.user_message(user_id, text)
     while time.perf_counter() - started < timeout:
         replies = fake.replies_to(user_id, msg["message_id"])
-        if replies and first is None and not any(n in replies[0].final_text for n in ("in line", "في الدور")):
+        if replies and first is None and not is_notice(replies[0].final_text):
             first = time.perf_counter() - started
-        if replies and not replies[0].final_text.endswith("▌") and not any(
-                n in replies[0].final_text for n in ("in line", "في الدور")):
+        if replies and not replies[0].final_text.endswith("▌") and not is_notice(replies[0].final_text):
             return first or time.perf_counter() - started, time.perf_counter() - started
         await asyncio.sleep(0.01)
     raise TimeoutError(text)
@@ -71,7 +77,7 @@ async def phase(fake, engine, questions: list[str], chats: int, first_chat: int,
     done.set()
     await sampler
     notices = sum(1 for m in fake.sent.values() if first_chat <= m.chat_id < first_chat + chats
-                  and any(n in m.text for n in ("in line", "في الدور")))
+                  and is_notice(m.text))
     return {"first": [t[0] for t in times], "full": [t[1] for t in times], "wall": wall,
             "tps": (stats.tokens - tokens_before) / wall, "rss": peak, "notices": notices, "chats": chats}
 
