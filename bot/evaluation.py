@@ -56,8 +56,9 @@ def mentions_any(text: str, variants: list[str]) -> bool:
 def answer_right(answer: Answer, expected: list[str], wrong: list[str]) -> bool:
     """An answer (not a refusal) that gives one of the `expected` variants and none of the `wrong` ones: a
     year or month the article gives for something else ("August/September 2019" for a summit it dates
-    "last August")."""
-    return answer.kind == "answer" and contains_any(answer.text, expected) and not mentions_any(answer.text, wrong)
+    "last August"). Read on the answer itself, not on the article sentence quoted under it as evidence."""
+    said = answer.short or answer.text
+    return answer.kind == "answer" and contains_any(said, expected) and not mentions_any(said, wrong)
 
 
 def is_refusal(answer: Answer) -> bool:

@@ -40,6 +40,7 @@ def test_an_arabic_answer_is_a_verbatim_quote_of_the_passage_it_cites(engine):
     assert _plain(short) and _plain(short) in cited
     assert quote.startswith("«") and quote.endswith("»") and _plain(quote.strip("«»")) in cited
     assert _plain(answer.raw) in _plain(quote), "the short answer stands in the quoted sentence"
+    assert answer.short == answer.raw and short.startswith(answer.short), "the answer without its evidence"
 
 
 def test_an_english_answer_writes_no_figure_its_passage_lacks(engine):

@@ -33,6 +33,8 @@ def test_a_wrong_fact_beside_the_right_one_makes_the_answer_wrong():
     assert not answer_right(summit, ["August"], ["2019", "July"])
     assert answer_right(Answer("It was held last August. [17]", "en", "answer"), ["August"], ["2019", "July"])
     assert not answer_right(Answer("I could not confirm ... «في أغسطس»", "en", "unconfirmed"), ["أغسطس"], [])
+    quoted = Answer("July [3]\n«It was held last August.»", "en", "answer", short="July")
+    assert not answer_right(quoted, ["August"], []), "the evidence sentence under a wrong answer does not count"
 
 
 def test_summary_checks():

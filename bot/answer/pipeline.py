@@ -61,7 +61,8 @@ class AnswerPipeline:
             yield from self.summarize(query.language)
             return
         index = self.article.index
-        found = retrieve(index, self.embedder, query, self.settings.top_k, self.settings.retrieval)
+        shown = self.settings.quote_sentences_en if query.language == "en" else self.settings.quote_sentences_ar
+        found = retrieve(index, self.embedder, query, self.settings.top_k, self.settings.retrieval, shown)
         timings: dict[str, float] = {"retrieval_s": round(time.perf_counter() - started, 4)}
         lang = query.language
         if found.similarity < self.settings.min_similarity:
@@ -96,8 +97,8 @@ class AnswerPipeline:
         yield evidence_line
         text = short + evidence_line
         log.info("event=answer_quoted chars=%d passage=%d", len(quote.text), evidence.chunk_id + 1)
-        yield self._finish(Answer(text, lang, Kind.ANSWER, cited, timings, query.search_text, raw=quote.text),
-                           started)
+        yield self._finish(Answer(text, lang, Kind.ANSWER, cited, timings, query.search_text, raw=quote.text,
+                                  short=short), started)
 
     # ---------------------------------------------------------------- stages' helpers
 

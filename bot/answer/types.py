@@ -62,6 +62,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     query: str = ""
     raw: str = field(default="", repr=False)  # the model's own text behind an answer
+    short: str = ""  # the answer itself, without the article sentence quoted under it as evidence
     check: str = ""  # for an unconfirmed answer: the check that rejected it
     draft: str = field(default="", repr=False)  # for an unconfirmed answer: the model's rejected text
 
