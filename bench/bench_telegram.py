@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 from bench import commit, machine, pct, raw_llama  # noqa: E402
 
 
+RAW_SUFFIX_TOKENS = 256  # about what a question evaluates after the article prefix
 QUEUE_NOTICE = ("in line", "في الدور")  # words of the bot's place-in-line message, both languages
 
 
@@ -69,17 +71,29 @@ async def phase(fake, engine, questions: list[str], chats: int, first_chat: int,
     sampler = asyncio.create_task(sample_rss())
     started = time.perf_counter()
     asks = [(first_chat + n, questions[n % len(questions)]) for n in range(chats)]
+    work: list[tuple[int, int]] = []  # one at a time: prompt tokens evaluated and tokens decoded per question
     if at_once:
         times = await asyncio.gather(*[measure(fake, chat, text, 900) for chat, text in asks])
     else:
-        times = [await measure(fake, chat, text) for chat, text in asks]
+        times = []
+        for chat, text in asks:
+            before = stats.prompt_tokens, stats.tokens
+            times.append(await measure(fake, chat, text))
+            work.append((stats.prompt_tokens - before[0], stats.tokens - before[1]))
     wall = time.perf_counter() - started
     done.set()
     await sampler
     notices = sum(1 for m in fake.sent.values() if first_chat <= m.chat_id < first_chat + chats
                   and is_notice(m.text))
     return {"first": [t[0] for t in times], "full": [t[1] for t in times], "wall": wall,
-            "tps": (stats.tokens - tokens_before) / wall, "rss": peak, "notices": notices, "chats": chats}
+            "tps": (stats.tokens - tokens_before) / wall, "rss": peak, "notices": notices, "chats": chats,
+            "work": work}
+
+
+def ideal_ratios(full: list[float], work: list[tuple[int, int]], prompt_tps: float, gen_tps: float) -> list[float]:
+    """Each question's full answer time over its ideal: the prompt tokens it evaluated at raw llama.cpp's
+    prompt rate plus the tokens it decoded at raw generation rate (both passes of an English answer count)."""
+    return [seconds / (prompt / prompt_tps + decoded / gen_tps) for seconds, (prompt, decoded) in zip(full, work)]
 
 
 async def main_async(args) -> str:
@@ -94,8 +108,9 @@ async def main_async(args) -> str:
     questions = json.loads((ROOT / "bench" / "questions.json").read_text(encoding="utf-8"))["new"]
     settings = Settings.from_env().with_overrides(llm_model=args.model)
     engine = Engine.load(settings)
-    raw = raw_llama(engine.llm.path, settings.threads, settings.n_ctx, [512], gen_tokens=64,
-                    gen_depth=engine.prefix_tokens)["gen_tps_deep"]
+    rates = raw_llama(engine.llm.path, settings.threads, settings.n_ctx, [512], gen_tokens=64,
+                      gen_depth=engine.prefix_tokens, suffix_tokens=RAW_SUFFIX_TOKENS)
+    raw, raw_prompt = rates["gen_tps_deep"], RAW_SUFFIX_TOKENS / rates["suffix_s_deep"]
     fake = FakeTelegram()
     await fake.start()
     data = Path(tempfile.mkdtemp())
@@ -119,6 +134,8 @@ async def main_async(args) -> str:
         await app.post_shutdown(app)
         await fake.stop()
     alone = pct(results[0]["full"], .5)
+    ratios = ideal_ratios(results[0]["full"], results[0]["work"], raw_prompt, raw)
+    prompt_mean = statistics.mean(p for p, _ in results[0]["work"])
     lines = [f"# Telegram benchmark: {engine.llm.name}", "", f"Machine: {machine()}  ",
              f"Commit: {commit()} · {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {settings.threads} threads · "
              f"{settings.slots} slots · edit interval {settings.edit_interval} s · fake Bot API on 127.0.0.1 "
@@ -126,6 +143,10 @@ async def main_async(args) -> str:
              f"Raw llama.cpp, one sequence, greedy, {engine.prefix_tokens} tokens deep (the article prefix), same run: "
              f"**{raw:.1f} tokens/s**. The same {len(questions)} questions (bench/questions.json, new) are asked "
              "one at a time, then cycled over N chats that ask at the same moment.", "",
+             f"Ideal time of a question: the prompt tokens it evaluates after the prefix (mean {prompt_mean:.0f}) at "
+             f"raw llama.cpp's rate for a {RAW_SUFFIX_TOKENS}-token suffix on the prefix ({raw_prompt:.1f} tokens/s, "
+             f"same run) plus the tokens it decodes at the raw rate above. One at a time, full answer over ideal: "
+             f"**p50 {pct(ratios, .5):.2f}x, p95 {pct(ratios, .95):.2f}x** (issue 28 targets 1.3x and 2x).", "",
              "| chats | first text p50 / p95 | full answer p50 / p95 | full p50 x alone | aggregate tokens/s | x raw "
              "| told place in line | RSS peak |", "|---|---|---|---|---|---|---|---|"]
     for r in results:

@@ -79,6 +79,7 @@ class BatchStats:
     steps: int = 0
     batched_steps: int = 0  # steps that advanced more than one request
     tokens: int = 0  # sampled and handed to readers
+    prompt_tokens: int = 0  # of the requests' prompts, evaluated after the shared prefix
     drafted: int = 0
     accepted: int = 0
 
@@ -213,6 +214,7 @@ class DecodeScheduler:
         for request, tokens, first in plan:
             if request.next_token is None:
                 request.n_past += len(tokens)
+                self.stats.prompt_tokens += len(tokens)
                 if request.n_past == len(request.tokens):  # the prompt is in: its first token
                     self._take(request, request.sampler.sample(self.llama._ctx, first + len(tokens) - 1))
             else:
