@@ -157,11 +157,11 @@ class DecodeScheduler:
                     self._waiting.popleft()
                     request.out.put(_FINISHED)
                     continue
-                same_prefix = holds_prefix(self.llama, request.prefix)
-                if not same_prefix and self._active:
-                    return
                 used = len(request.prefix) + sum(r.reserve for r in self._active)
                 if self._active and used + request.reserve > self.llama.n_ctx():
+                    return  # checked first: comparing ~3,000 prefix tokens once a step while it waits is waste
+                same_prefix = holds_prefix(self.llama, request.prefix)
+                if not same_prefix and self._active:
                     return
                 self._waiting.popleft()
             if not same_prefix:
