@@ -180,8 +180,8 @@ def _rate(rows: list[dict], key: str) -> float | None:
 
 
 def format_table(report: dict) -> str:
-    keys = ["answerable", "contains_gold", "with_evidence_contains_gold", "f1", "answerable_refused", "foreign", "foreign_refused",
-            "latency_p50_s", "latency_p95_s"]
+    keys = ["answerable", "contains_gold", "with_evidence_contains_gold", "f1", "answerable_refused", "foreign",
+            "foreign_refused", "latency_p50_s", "latency_p95_s"]
     systems = [k for k in report if k.startswith(("pipeline_", "baseline_"))]
     lines = [f"# XQuAD {report['half']} half: articles {report['articles'][0]}-{report['articles'][-1]}, "
              f"{report['per_article']} questions per article and language, {report['foreign']} foreign",
