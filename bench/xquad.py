@@ -123,7 +123,7 @@ def main() -> int:
                        # holds the gold even when the answer names the wrong thing (kept apart, below)
                        "contains_gold": contains_gold(answer.short, gold) if answer.kind == "answer" else False,
                        "evidence_contains_gold": answer.kind == "answer" and contains_gold(answer.text, gold),
-                       "f1": token_f1(answer.text, gold) if answer.kind == "answer" else 0.0,
+                       "f1": token_f1(answer.short, gold) if answer.kind == "answer" else 0.0,
                        "refused": answer.kind != "answer",
                        # the Arabic quote the answer rests on, and whether it holds the Arabic gold: for an
                        # English question this tells a wrong span from a wrong wording
