@@ -145,7 +145,8 @@ def main() -> int:
                   model=settings.llm_model, overrides=overrides, machine=machine(), commit=commit(),
                   seconds=round(time.perf_counter() - started, 1))
     out = args.out or ROOT / "bench" / f"xquad-{args.half}.json"
-    out.write_text(json.dumps({"summary": report, "rows": rows}, ensure_ascii=False, indent=1), encoding="utf-8")
+    out.write_text(json.dumps({"summary": report, "rows": rows}, ensure_ascii=False, indent=1, default=str),
+                   encoding="utf-8")  # default=str: a --set override may be a path
     table = format_table(report)
     out.with_suffix(".md").write_text(table, encoding="utf-8")
     print(table)
