@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from bot.answer import checks
+from bot.answer.align import best_span
 from bot.answer.span_constraint import SpanConstraint, VocabIndex
 from bot.answer.types import Answer, Kind, Turn
 from bot.answer.understand import asks_for_summary, is_follow_up, understand
@@ -134,3 +135,20 @@ def test_an_alternative_needs_the_models_confidence_at_the_first_position():
         assert bool(np.isfinite(kept[10])) is allowed
         assert np.isfinite(kept[5]), "the span stays open either way"
     assert constraint.alternative_probability == pytest.approx(1 / len(PIECES))
+
+
+def test_a_draft_is_aligned_onto_the_closest_span_of_the_article_words():
+    sentences = ["افتتحت البلدية الجسر الجديد في ربيع عام 2015، بعد أربع سنوات من الأشغال.",
+                 "وصمّم الجسرَ المهندس المعماري سامي حداد، وهو أطول جسر في المنطقة."]
+    span = best_span("صمم الجسر المهندس سامي حداد", sentences)
+    assert span is not None and span.source == 1
+    assert span.text == "وصمّم الجسرَ المهندس المعماري سامي حداد", "whole words of the sentence, its own spelling"
+    shorter = best_span("اربع سنوات", sentences)
+    assert shorter is not None and shorter.text == "أربع سنوات" and shorter.score == 1.0
+    # a letter spelt otherwise (a hamza seat) still aligns; the span's own punctuation is trimmed
+    assert best_span("الاشغال", sentences).text == "الأشغال"
+
+
+def test_a_draft_sharing_no_word_with_the_article_has_no_span():
+    assert best_span("30 مليون دولار", ["افتتحت البلدية الجسر الجديد في ربيع عام 2015."]) is None
+    assert best_span("", ["any sentence"]) is None

@@ -1,5 +1,6 @@
 """Stage 4, generate: the model's quote of the article (a verbatim span, by constrained decoding where the
-backend can do it) and the English wording of that quote."""
+backend can do it), its free draft of an answer (aligned onto the article afterwards) and the English wording
+of a quote."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from ..llm import ChatModel, GenerationStats
+from .checks import quoted
 
 SENTINEL = "NOT_IN_ARTICLE"
 # the sentinel as models also write it ("Not_in_article", "NOT IN ARTICLE")
@@ -23,6 +25,7 @@ class Generated:
     text: str = ""
     refused: bool = False
     constrained: bool = False
+    shown: str = ""  # what the stream has shown of it so far
 
 
 def stream_quote(llm: ChatModel, system: str, user: str, sources: Sequence[str], max_tokens: int,
@@ -45,6 +48,25 @@ def stream_quote(llm: ChatModel, system: str, user: str, sources: Sequence[str],
             shown = len(body)
     result.refused = bool(_SENTINEL_ANY.search(result.text)) or bool(constraint and constraint.alternative)
     result.text = "" if result.refused else result.text.strip()
+
+
+def stream_draft(llm: ChatModel, system: str, user: str, sources: Sequence[str], max_tokens: int,
+                 result: Generated, stats: GenerationStats, cancel: threading.Event | None = None,
+                 temperature: float = 0.0) -> Iterator[str]:
+    """Stream the model's free first line, to be aligned onto `sources` (stage align): a piece is shown only
+    while the line so far is still the words of a source, so a figure the article does not write is never
+    on screen; `result.shown` is what was shown, `result.text` the whole line."""
+    with closing(llm.stream(system, user, max_tokens, temperature, stats, cancel)) as pieces:
+        for piece in pieces:
+            result.text += piece
+            line, newline, _ = result.text.lstrip().partition("\n")
+            visible = line.rstrip()
+            if len(visible) > len(result.shown) and visible.startswith(result.shown) and quoted(visible, sources).ok:
+                yield visible[len(result.shown):]
+                result.shown = visible
+            if newline and visible:
+                break
+    result.text = result.text.lstrip().partition("\n")[0].strip()
 
 
 def stream_line(llm: ChatModel, system: str, user: str, max_tokens: int, result: Generated,

@@ -1,4 +1,5 @@
-"""Runs the answer stages in order, once each: understand -> retrieve -> prompt -> generate -> check ->
+"""Runs the answer stages in order, once each: understand -> retrieve -> prompt -> generate (an Arabic
+question's free draft, aligned onto the article; the constrained quote where that finds nothing) -> check ->
 deliver. The one owner of timings and cancellation; front ends read what `stream` yields."""
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from ..llm import ChatModel, GenerationStats
 from ..messages import message
 from ..prompts import Prompts
 from ..retrieval import ArticleIndex, Hit, TextEncoder
-from . import checks
-from .generate import Generated, stream_line, stream_quote
+from . import align, checks
+from .generate import Generated, stream_draft, stream_line, stream_quote
 from .prompt import quote_prompt, translation_prompt
 from .retrieve import Sentence, retrieve
 from .types import Answer, Kind, Query, Retraction, Turn
@@ -71,15 +72,24 @@ class AnswerPipeline:
                                       query.search_text), started)
             return
         sources = [sentence.text for sentence in found.sentences]
-        gated = hasattr(self.llm, "span_constraint")  # the refusal sentinel needs the confidence gate
-        user = quote_prompt(self.prompts, query, found.sentences, offer_refusal=gated)
-        quote, stats = Generated(), GenerationStats()
-        yield from stream_quote(self.llm, self.article.system, user, sources, QUOTE_MAX_TOKENS, quote, stats,
-                                cancel, show=lang == "ar", temperature=self.settings.temperature,
-                                refusal_confidence=self.settings.refusal_confidence)
-        timings.update(first_token_s=round(timings["retrieval_s"] + stats.first_token_s, 4),
-                       quote_s=round(stats.total_s, 4), prompt_tokens=stats.prompt_tokens,
-                       evaluated_tokens=stats.evaluated_tokens, completion_tokens=stats.completion_tokens)
+        quote, stats, draft = Generated(), GenerationStats(), GenerationStats()
+        if lang == "ar":  # English drafts come out in English: nothing to align them onto
+            yield from self._drafted(query, found.sentences, quote, draft, cancel)
+        if not quote.text:
+            gated = hasattr(self.llm, "span_constraint")  # the refusal sentinel needs the confidence gate
+            user = quote_prompt(self.prompts, query, found.sentences, offer_refusal=gated)
+            yield from stream_quote(self.llm, self.article.system, user, sources, QUOTE_MAX_TOKENS, quote, stats,
+                                    cancel, show=lang == "ar" and not quote.shown,
+                                    temperature=self.settings.temperature,
+                                    refusal_confidence=self.settings.refusal_confidence)
+            if quote.shown and quote.text:
+                yield Retraction(quote.text)
+        first = draft.first_token_s if quote.shown or not stats.total_s else draft.total_s + stats.first_token_s
+        timings.update(first_token_s=round(timings["retrieval_s"] + first, 4),
+                       quote_s=round(draft.total_s + stats.total_s, 4),
+                       prompt_tokens=draft.prompt_tokens + stats.prompt_tokens,
+                       evaluated_tokens=draft.evaluated_tokens + stats.evaluated_tokens,
+                       completion_tokens=draft.completion_tokens + stats.completion_tokens)
         if quote.refused or not quote.text:
             log.info("event=answer_refused by=model")
             yield self._finish(Answer(message("not_in_article", lang), lang, Kind.REFUSAL, found.hits, timings,
@@ -101,6 +111,23 @@ class AnswerPipeline:
                                   short=short), started)
 
     # ---------------------------------------------------------------- stages' helpers
+
+    def _drafted(self, query: Query, sentences: list[Sentence], quote: Generated, stats: GenerationStats,
+                 cancel: threading.Event | None) -> Iterator[StreamItem]:
+        """The model's free answer aligned onto the closest span of the sentences it was shown (`quote.text`,
+        left empty when no word of the draft is in them: the constrained quote is asked for then)."""
+        user = quote_prompt(self.prompts, query, sentences, offer_refusal=False)
+        sources = [sentence.text for sentence in sentences]
+        yield from stream_draft(self.llm, self.article.system, user, sources, QUOTE_MAX_TOKENS, quote, stats,
+                                cancel, self.settings.temperature)
+        span = align.best_span(quote.text, sources)
+        log.info("event=draft_aligned score=%.2f", span.score if span else 0.0)
+        quote.text = span.text if span else ""
+        if span and quote.shown and not span.text.startswith(quote.shown):
+            yield Retraction(span.text)
+        elif span:
+            yield span.text[len(quote.shown):]
+        quote.constrained = bool(span)  # verbatim by construction
 
     def _in_english(self, query: Query, span: str, timings: dict[str, float],
                     cancel: threading.Event | None) -> Iterator[StreamItem]:

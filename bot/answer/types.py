@@ -74,6 +74,7 @@ class Answer:
 
 @dataclass
 class Retraction:
-    """In a stream: the text streamed so far is withdrawn; `note` is what to show until new text comes."""
+    """In a stream: the text streamed so far is withdrawn and `note` shown instead; text streamed after it
+    goes on from the note."""
 
     note: str

@@ -335,8 +335,8 @@ async def answer_job(ctx: BotContext, context: ContextTypes.DEFAULT_TYPE, job: J
                     final = item
                     break
                 if isinstance(item, Retraction):  # the text shown so far was rejected: replace it at once
-                    text = ""
-                    await streamer.update(item.note, force=True)
+                    text = item.note  # what streams next goes on from the note (the evidence under an answer)
+                    await streamer.update(text, force=True)
                     continue
                 text += item
                 if job.cancel.is_set():
