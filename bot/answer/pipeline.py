@@ -75,7 +75,7 @@ class AnswerPipeline:
         quote, stats, draft = Generated(), GenerationStats(), GenerationStats()
         if lang == "ar":  # English drafts come out in English: nothing to align them onto
             yield from self._drafted(query, found.sentences, quote, draft, cancel)
-        if not quote.text:
+        if not quote.text and not (cancel is not None and cancel.is_set()):  # cancelled: no second pass
             gated = hasattr(self.llm, "span_constraint")  # the refusal sentinel needs the confidence gate
             user = quote_prompt(self.prompts, query, found.sentences, offer_refusal=gated)
             yield from stream_quote(self.llm, self.article.system, user, sources, QUOTE_MAX_TOKENS, quote, stats,
