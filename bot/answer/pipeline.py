@@ -125,7 +125,7 @@ class AnswerPipeline:
         quote.text = span.text if span else ""
         if span and quote.shown and not span.text.startswith(quote.shown):
             yield Retraction(span.text)
-        elif span:
+        elif span and len(span.text) > len(quote.shown):
             yield span.text[len(quote.shown):]
         quote.constrained = bool(span)  # verbatim by construction
 
