@@ -53,20 +53,15 @@ def stream_quote(llm: ChatModel, system: str, user: str, sources: Sequence[str],
 def stream_draft(llm: ChatModel, system: str, user: str, sources: Sequence[str], max_tokens: int,
                  result: Generated, stats: GenerationStats, cancel: threading.Event | None = None,
                  temperature: float = 0.0) -> Iterator[str]:
-    """Stream the model's free first line, to be aligned onto `sources` (stage align): a piece is shown only
-    while the line so far is still the words of a source, so a figure the article does not write is never
-    on screen; `result.shown` is what was shown, `result.text` the whole line."""
-    with closing(llm.stream(system, user, max_tokens, temperature, stats, cancel)) as pieces:
-        for piece in pieces:
-            result.text += piece
-            line, newline, _ = result.text.lstrip().partition("\n")
-            visible = line.rstrip()
-            if len(visible) > len(result.shown) and visible.startswith(result.shown) and quoted(visible, sources).ok:
-                yield visible[len(result.shown):]
-                result.shown = visible
-            if newline and visible:
-                break
-    result.text = result.text.lstrip().partition("\n")[0].strip()
+    """Stream the model's free first line (`stream_line`), to be aligned onto `sources` (stage align): a piece
+    is shown only while the line so far is still the words of a source, so a figure the article does not
+    write is never on screen; `result.shown` is what was shown, `result.text` the whole line."""
+    line = ""
+    for piece in stream_line(llm, system, user, max_tokens, result, stats, cancel, temperature):
+        line += piece
+        if len(line) > len(result.shown) and quoted(line, sources).ok:
+            yield line[len(result.shown):]
+            result.shown = line
 
 
 def stream_line(llm: ChatModel, system: str, user: str, max_tokens: int, result: Generated,

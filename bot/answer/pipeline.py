@@ -74,7 +74,7 @@ class AnswerPipeline:
         sources = [sentence.text for sentence in found.sentences]
         quote, stats, draft = Generated(), GenerationStats(), GenerationStats()
         if lang == "ar":  # English drafts come out in English: nothing to align them onto
-            yield from self._drafted(query, found.sentences, quote, draft, cancel)
+            yield from self._drafted(query, found.sentences, sources, quote, draft, cancel)
         if not quote.text and not (cancel is not None and cancel.is_set()):  # cancelled: no second pass
             gated = hasattr(self.llm, "span_constraint")  # the refusal sentinel needs the confidence gate
             user = quote_prompt(self.prompts, query, found.sentences, offer_refusal=gated)
@@ -112,12 +112,12 @@ class AnswerPipeline:
 
     # ---------------------------------------------------------------- stages' helpers
 
-    def _drafted(self, query: Query, sentences: list[Sentence], quote: Generated, stats: GenerationStats,
-                 cancel: threading.Event | None) -> Iterator[StreamItem]:
-        """The model's free answer aligned onto the closest span of the sentences it was shown (`quote.text`,
-        left empty when no word of the draft is in them: the constrained quote is asked for then)."""
+    def _drafted(self, query: Query, sentences: list[Sentence], sources: list[str], quote: Generated,
+                 stats: GenerationStats, cancel: threading.Event | None) -> Iterator[StreamItem]:
+        """The model's free answer aligned onto the closest span of the sentences it was shown (`sources`,
+        their texts): `quote.text`, left empty when no word of the draft is in them (the constrained quote is
+        asked for then)."""
         user = quote_prompt(self.prompts, query, sentences, offer_refusal=False)
-        sources = [sentence.text for sentence in sentences]
         yield from stream_draft(self.llm, self.article.system, user, sources, QUOTE_MAX_TOKENS, quote, stats,
                                 cancel, self.settings.temperature)
         span = align.best_span(quote.text, sources)
